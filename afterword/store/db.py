@@ -1,0 +1,116 @@
+"""Opening the database: file mode, pragmas, migrations, and the write transaction.
+
+Writers use ``BEGIN IMMEDIATE`` rather than sqlite-utils' deferred ``BEGIN``: in WAL mode a
+deferred transaction that reads and then writes can fail at once with SQLITE_BUSY when another
+writer got in between, while an immediate one waits for the busy timeout like everyone else.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from afterword.errors import StorageError
+from afterword.store.migrations import migrations
+
+
+class Store:
+    """One connection to the database; not shared between threads."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        if self.conn.in_transaction:
+            yield self.conn  # nested: the outer transaction decides
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot start a write: {exc}") from None
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.conn.rollback()
+            raise StorageError(f"{self.path}: cannot commit: {exc}") from None
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000,
+               migrate: bool = True) -> Store:
+    """Open (creating with mode 0600 if needed) and migrate the database."""
+    db_path = Path(path)
+    try:
+        _create_private(db_path)
+        conn = sqlite3.connect(
+            db_path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"{db_path}: cannot open database: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    store = Store(db_path, conn)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if migrate:
+            apply_migrations(store)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StorageError(f"{db_path}: not a usable afterword database: {exc}") from None
+    return store
+
+
+def apply_migrations(store: Store) -> list[str]:
+    """Apply pending migrations; returns the names applied. Ensures the site secret exists."""
+    pending = [m.name for m in migrations.pending(store.db)]
+    if pending:
+        migrations.apply(store.db)
+    store.conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (secrets.token_hex(32),)
+    )
+    return pending
+
+
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only: it holds e-mail addresses."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
