@@ -39,3 +39,5 @@ def config(site_dir: Path) -> Config:
 def store(config: Config) -> Iterator[Store]:
     with open_store(config.database_path) as opened:
         yield opened
+
+pytest_plugins = ["fixtures_intake", "fixtures_s3", "fixtures_browser"]

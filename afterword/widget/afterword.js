@@ -1,0 +1,1 @@
+/* afterword widget: see issue 6 */

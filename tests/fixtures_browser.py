@@ -1,0 +1,1 @@
+"""Fixtures for tests that need the browser; registered in conftest.py."""

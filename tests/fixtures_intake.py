@@ -1,0 +1,1 @@
+"""Fixtures for tests that need the intake; registered in conftest.py."""
