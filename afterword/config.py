@@ -66,8 +66,9 @@ class IntakeConfig:
     host: str = setting("127.0.0.1", "Address `afterword serve` listens on.")
     port: int = setting(8000, "Port `afterword serve` listens on.")
     public_url: str = setting(
-        "", "URL visitors post to (the form's action), e.g. https://comments.example.com. "
-        "Empty: http://HOST:PORT."
+        "",
+        "URL visitors post to (the form's action), e.g. https://comments.example.com. "
+        "Empty: http://HOST:PORT.",
     )
     trusted_proxies: list[str] = setting(
         [], "Proxy addresses/networks whose X-Forwarded-For is believed, e.g. ['127.0.0.1']."
@@ -257,16 +258,18 @@ def _build_targets(
 
 
 def _build_section(
-    cls: type[T], section: str, raw: Mapping[str, Any], env: Mapping[str, str], root: Path,
+    cls: type[T],
+    section: str,
+    raw: Mapping[str, Any],
+    env: Mapping[str, str],
+    root: Path,
     where: str,
 ) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     for key in raw:
         if key not in fields:
-            raise ConfigError(
-                f"{where}: unknown key {section}.{key}{_did_you_mean(key, fields)}"
-            )
+            raise ConfigError(f"{where}: unknown key {section}.{key}{_did_you_mean(key, fields)}")
     values: dict[str, Any] = {}
     for name, fld in fields.items():
         env_name = f"{ENV_PREFIX}{section.replace('.', '_')}_{name}".upper()

@@ -40,4 +40,5 @@ def store(config: Config) -> Iterator[Store]:
     with open_store(config.database_path) as opened:
         yield opened
 
+
 pytest_plugins = ["fixtures_intake", "fixtures_s3", "fixtures_browser"]

@@ -27,7 +27,10 @@ COMMAND_MODULES = (
 @click.group(cls=AfterwordGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="afterword")
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="AFTERWORD_CONFIG",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="AFTERWORD_CONFIG",
     help="Config file (default ./afterword.toml).",
 )
 @click.pass_context

@@ -44,7 +44,10 @@ def with_config(func: F) -> F:
     """Add ``--config`` to a command and pass the loaded ``Config`` as ``config``."""
 
     @click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="Config file (default: $AFTERWORD_CONFIG or ./afterword.toml).",
     )
     @functools.wraps(func)

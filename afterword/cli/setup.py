@@ -14,8 +14,12 @@ from afterword.store import apply_migrations
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
-@click.option("--site-url", default="http://127.0.0.1:8080", show_default=True,
-              help="Public URL of the static site.")
+@click.option(
+    "--site-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Public URL of the static site.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing afterword.toml.")
 def init_command(directory: str, site_url: str, force: bool) -> None:
     """Write a commented afterword.toml and create the database."""
@@ -33,4 +37,3 @@ def migrate_command(config: Config) -> None:
     with store_for(config, migrate=False) as store:
         applied = apply_migrations(store)
     click.echo(f"Applied {len(applied)} migration(s)" if applied else "Database is up to date")
-

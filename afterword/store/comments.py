@@ -46,9 +46,22 @@ def insert_comment(conn: sqlite3.Connection, new: NewComment) -> int:
                extra)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
-            new.page_key, new.parent_id, new.status, new.author, new.email, new.website,
-            new.body, new.body_html, new.renderer, created, now, new.ip_hash, new.body_hash,
-            new.source, new.external_id, new.extra,
+            new.page_key,
+            new.parent_id,
+            new.status,
+            new.author,
+            new.email,
+            new.website,
+            new.body,
+            new.body_html,
+            new.renderer,
+            created,
+            now,
+            new.ip_hash,
+            new.body_hash,
+            new.source,
+            new.external_id,
+            new.extra,
         ),
     )
     if new.status == "approved":
@@ -70,7 +83,10 @@ def get_comment(store: Store, comment_id: int) -> Comment | None:
 
 
 def list_comments(
-    store: Store, *, status: str | None = "pending", page: str | None = None,
+    store: Store,
+    *,
+    status: str | None = "pending",
+    page: str | None = None,
     limit: int | None = None,
 ) -> list[Comment]:
     """The queue, oldest first; ``status=None`` lists every status."""
@@ -130,10 +146,10 @@ def moderate(
                 raise ModerationError(
                     f"comment {comment_id} is already {current.status}; cannot {action} it"
                 )
-        done = [
-            _set_status(conn, found[i], to_status, action, actor, reason) for i in dict.fromkeys(ids)
+        return [
+            _set_status(conn, found[i], to_status, action, actor, reason)
+            for i in dict.fromkeys(ids)
         ]
-    return done
 
 
 def restore_status(store: Store, transition: Transition, *, actor: str) -> Transition:
@@ -180,7 +196,11 @@ def _fetch_for_update(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int,
 
 
 def _set_status(
-    conn: sqlite3.Connection, current: Comment, to_status: str, action: str, actor: str,
+    conn: sqlite3.Connection,
+    current: Comment,
+    to_status: str,
+    action: str,
+    actor: str,
     reason: str,
 ) -> Transition:
     conn.execute(
@@ -194,8 +214,13 @@ def _set_status(
 
 
 def _log(
-    conn: sqlite3.Connection, comment_id: int, action: str, from_status: str, to_status: str,
-    actor: str, reason: str,
+    conn: sqlite3.Connection,
+    comment_id: int,
+    action: str,
+    from_status: str,
+    to_status: str,
+    actor: str,
+    reason: str,
 ) -> None:
     conn.execute(
         """INSERT INTO moderation_log (comment_id, action, from_status, to_status, actor, reason,

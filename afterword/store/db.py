@@ -67,8 +67,9 @@ class Store:
         self.close()
 
 
-def open_store(path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000,
-               migrate: bool = True) -> Store:
+def open_store(
+    path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000, migrate: bool = True
+) -> Store:
     """Open (creating with mode 0600 if needed) and migrate the database."""
     db_path = Path(path)
     try:

@@ -32,9 +32,7 @@ def get_page(store: Store, key: str) -> Page | None:
 
 def iter_dirty_pages(store: Store) -> Iterator[Page]:
     """Pages whose version moved past what was last built (uses the partial index)."""
-    for row in store.conn.execute(
-        "SELECT * FROM pages WHERE version > built_version ORDER BY key"
-    ):
+    for row in store.conn.execute("SELECT * FROM pages WHERE version > built_version ORDER BY key"):
         yield Page.from_row(row)
 
 
