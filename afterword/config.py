@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 import types
@@ -251,7 +252,7 @@ def _build_targets(
         target = _build_section(TargetConfig, f"targets.{name}", table, env, root, where)
         if target.kind == "s3" and not target.bucket:
             raise ConfigError(f"{where}: targets.{name}.bucket is required for kind = 's3'")
-        if target.kind == "local" and not table.get("path"):
+        if target.kind == "local" and not target.path:
             raise ConfigError(f"{where}: targets.{name}.path is required for kind = 'local'")
         targets[name] = target
     return targets
@@ -285,6 +286,8 @@ def _build_section(
         choices = fld.metadata.get("choices")
         if choices and value not in choices:
             raise ConfigError(f"{origin} must be one of {', '.join(choices)} (got {value!r})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{origin} must be a finite number (got {value})")
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise ConfigError(f"{origin} must not be negative (got {value})")
         if fld.metadata.get("path") and value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -38,6 +39,15 @@ class AfterwordGroup(click.Group):
             raise CommandFailed(str(exc), exc.exit_code) from None
         except sqlite3.Error as exc:
             raise CommandFailed(f"database error: {exc}", 1) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("AFTERWORD_DEBUG"):
+                raise
+            name = type(exc).__name__
+            raise CommandFailed(
+                f"internal error: {name}: {exc} (set AFTERWORD_DEBUG=1 for the traceback)", 1
+            ) from None
 
 
 def with_config(func: F) -> F:
@@ -81,7 +91,7 @@ def actor_name(config: Config) -> str:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=True, sort_keys=True))
 
 
 def show_progress(quiet: bool, as_json: bool) -> bool:

@@ -99,9 +99,11 @@ def apply_migrations(store: Store) -> list[str]:
     pending = [m.name for m in migrations.pending(store.db)]
     if pending:
         migrations.apply(store.db)
-    store.conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (secrets.token_hex(32),)
-    )
+    if store.scalar("SELECT 1 FROM meta WHERE key = 'secret'") is None:
+        store.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)",
+            (secrets.token_hex(32),),
+        )
     return pending
 
 

@@ -25,7 +25,7 @@ class _Row:
     @classmethod
     def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Self:
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: row[k] for k in row if k in names})
+        return cls(**{k: v for k, v in dict(row).items() if k in names})
 
 
 @dataclass(frozen=True)
