@@ -1,0 +1,197 @@
+"""Driving an import: parse → map URLs → page keys → sanitize → hash → stage → store.
+
+Every policy lives here rather than in the parsers: which status imported comments get,
+how old URLs map to new ones, that HTML is sanitized by the same allowlist as new comments,
+that IP addresses become salted hashes and nothing else of them is kept.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from afterword.errors import ImportFailed, InvalidPageKey
+from afterword.importers import commento, disqus, isso, staticman, wordpress
+from afterword.importers.fields import autop
+from afterword.importers.records import ImportedComment, Item, Skipped
+from afterword.importers.report import ImportReport
+from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
+from afterword.pagekey import normalize_page_key
+from afterword.privacy import hash_address
+from afterword.store import NewComment, Store, site_secret, utc_now
+from afterword.store.transfer import ImportWriter, commit_import, json_extra
+
+PARSERS: dict[str, ModuleType] = {
+    "disqus": disqus,
+    "wordpress": wordpress,
+    "isso": isso,
+    "staticman": staticman,
+    "commento": commento,
+}
+MAX_WEBSITE = 500
+IMPORT_STATUSES = ("approved", "pending")
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """``status`` replaces "approved" in the source; deleted, spam and pending stay as they are."""
+
+    status: str = "approved"
+    map_urls: tuple[tuple[str, str], ...] = ()
+    dry_run: bool = False
+
+
+def source_size(kind: str, path: Path) -> int:
+    """The progress bar's length in the parser's units (bytes or files; 0 = no bar)."""
+    try:
+        return int(PARSERS[kind].total(path))
+    except OSError as exc:
+        raise ImportFailed(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def import_file(
+    store: Store, kind: str, path: Path, options: ImportOptions, progress: Progress | None = None
+) -> ImportReport:
+    """Import one export; all of it or nothing. A dry run does everything, then rolls back."""
+    if kind not in PARSERS:
+        raise ImportFailed(f"unknown source {kind!r}; known: {', '.join(sorted(PARSERS))}")
+    if options.status not in IMPORT_STATUSES:
+        raise ImportFailed(f"--status must be approved or pending, not {options.status!r}")
+    if not path.exists():
+        raise ImportFailed(f"{path}: no such file or folder")
+    report = ImportReport(source=kind, path=str(path), dry_run=options.dry_run)
+    cache = _Cache(site_secret(store), options.map_urls)
+    with ImportWriter() as writer:
+        _stage_items(writer, PARSERS[kind].read(path, progress), options, cache, report)
+        result = commit_import(store, writer, f"import:{kind}", dry_run=options.dry_run)
+    report.imported.update(result.counts)
+    report.already_present = writer.queued - sum(result.counts.values())
+    report.relinked = result.relinked
+    report.pages_bumped = result.pages_bumped
+    return report
+
+
+def _stage_items(
+    writer: ImportWriter,
+    items: Iterator[Item],
+    options: ImportOptions,
+    cache: _Cache,
+    report: ImportReport,
+) -> None:
+    seen: set[str] = set()
+    now = utc_now()
+    for item in items:
+        report.read += 1
+        if isinstance(item, Skipped):
+            report.skip(item.where, item.reason)
+            continue
+        if item.external_id in seen:
+            report.skip(item.where, f"duplicate id {item.external_id} (the first one was kept)")
+            continue
+        seen.add(item.external_id)
+        new = to_new_comment(item, options, cache, report)
+        if new is not None:
+            writer.add(new, now)
+
+
+class _Cache:
+    """Page keys and IP hashes repeat across an export; compute each once per import."""
+
+    def __init__(self, secret: bytes, mapping: tuple[tuple[str, str], ...]) -> None:
+        self.secret = secret
+        self.mapping = mapping
+        self.pages: dict[str, tuple[str, str | InvalidPageKey]] = {}
+        self.hashes: dict[str, str] = {}
+
+    def page(self, url: str) -> tuple[str, str | InvalidPageKey]:
+        """(mapped URL, its page key or the reason it has none)."""
+        if url not in self.pages:
+            mapped = map_url(url, self.mapping)
+            try:
+                self.pages[url] = (mapped, normalize_page_key(mapped))
+            except InvalidPageKey as exc:
+                self.pages[url] = (mapped, exc)
+        return self.pages[url]
+
+    def ip_hash(self, ip: str) -> str:
+        if ip not in self.hashes:
+            if len(self.hashes) > 100_000:
+                self.hashes.clear()
+            self.hashes[ip] = hash_address(self.secret, ip)
+        return self.hashes[ip]
+
+
+def to_new_comment(
+    item: ImportedComment, options: ImportOptions, cache: _Cache, report: ImportReport
+) -> NewComment | None:
+    """Apply afterword's policies to one parsed comment (``None``: skipped, and reported)."""
+    if not item.body and item.status not in ("deleted", "spam"):
+        report.skip(item.where, "missing field: message (empty comment)")
+        return None
+    url, key = cache.page(item.page.url)
+    if isinstance(key, InvalidPageKey):
+        report.skip(item.where, f"bad page URL {url[:80]!r}: {key}")
+        return None
+    report.pages.add(key)
+    report.notes.update(item.notes)
+    report.dropped.update(item.dropped)
+    return NewComment(
+        page_key=key,
+        author=item.author,
+        body=item.body,
+        body_html=to_html(item),
+        renderer=RENDERER_VERSION,
+        email=item.email if "@" in item.email else "",
+        website=_website(item.website, report),
+        status=options.status if item.status == "approved" else item.status,
+        ip_hash=cache.ip_hash(item.ip),
+        source=f"import:{item.source}",
+        external_id=item.external_id,
+        created=item.created,
+        page_url=url,
+        page_title=item.page.title,
+        extra=json_extra(item.parent_external_id),
+    )
+
+
+def to_html(item: ImportedComment) -> str:
+    """Markdown is rendered, HTML sanitized: the same allowlist as comments posted today."""
+    if item.body_format == "markdown":
+        return render_markdown(item.body)
+    if item.body_format == "autop":
+        return sanitize_html(autop(item.body))
+    if item.body_format == "text":
+        return sanitize_html(f"<p>{html.escape(item.body)}</p>")
+    return sanitize_html(item.body)
+
+
+def map_url(url: str, mapping: tuple[tuple[str, str], ...]) -> str:
+    """The first ``OLD=NEW`` prefix that matches is replaced (for moved sites)."""
+    for old, new in mapping:
+        if old and url.startswith(old):
+            return new + url[len(old) :]
+    return url
+
+
+def parse_mapping(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--map-url OLD=NEW`` values → pairs; a value without ``=`` is an error."""
+    pairs = []
+    for value in values:
+        old, sep, new = value.partition("=")
+        if not sep or not old:
+            raise ImportFailed(f"--map-url needs OLD=NEW, got {value!r}")
+        pairs.append((old, new))
+    return tuple(pairs)
+
+
+def _website(url: str, report: ImportReport) -> str:
+    if not url:
+        return ""
+    if url.lower().startswith(("http://", "https://")) and len(url) <= MAX_WEBSITE:
+        return url
+    report.notes["website dropped: not an http(s) URL of at most 500 characters"] += 1
+    return ""

@@ -1,0 +1,171 @@
+"""Widget figures: time to first comment painted, and bytes for a page with 50 comments.
+
+    python bench/widget.py [--loads 20] [--comments 50]
+
+Builds a real site (intake over HTTP → approve → builder) in a temporary folder, serves it
+on loopback and loads a page whose comment container is in view, in Debian's Chromium:
+
+- time from navigation start to the first comment painted: a MutationObserver in the page
+  sees the first ``.afterword-comment`` arrive, and the next animation frame after that
+  records ``performance.now()`` (navigation start is ``performance.timeOrigin``). Each load
+  uses a fresh browser context (cold cache: the server also sends ``no-store``).
+- bytes a reader downloads for the comments: afterword.js + afterword.css + the page's
+  fragment, gzipped at level 6 as a CDN would serve them (level 9 shown too), against
+  Isso's 22.3 KB widget + 35.5 KB thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from afterword.builder import build_site
+from afterword.config import load_config
+from afterword.demo import free_port, post_comment, start_site_server
+from afterword.intake.server import BackgroundServer
+from afterword.moderation.actions import apply_action
+from afterword.pagekey import page_folder
+from afterword.store import open_store
+
+KEY = "/blog/post/"
+ISSO_KB = (22.3, 35.5)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PARAGRAPHS = [
+    "I tried this on a **large** site and the build stayed *fast*: "
+    "see [the notes](https://example.org/notes).",
+    "Could the same work with `hugo server`? I'd like to keep my theme as it is.",
+    "Merci pour l'article ! Une petite coquille au deuxième paragraphe : "
+    "« cela » plutôt que « ça ».",
+    "> Reading comments never touches a Python process.\n\nThat is the part that sold me.",
+    "- one\n- two\n- three\n\nAll three steps worked here, 日本語のテキストも大丈夫です。",
+]
+TIMING = """
+new MutationObserver((_, observer) => {
+  if (!document.querySelector('.afterword-comment')) return;
+  observer.disconnect();
+  window.__inserted = performance.now();
+  const mark = () => { window.__painted = performance.now(); };
+  requestAnimationFrame(() => requestAnimationFrame(mark));
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def make_site(root: Path, comments: int) -> tuple[Path, str]:
+    """Config, database and output for one page with ``comments`` approved comments."""
+    public = root / "public"
+    public.mkdir()
+    site_port = free_port()
+    (root / "afterword.toml").write_text(
+        f'[site]\nurl = "http://127.0.0.1:{site_port}/"\n[intake]\nport = {free_port()}\n'
+        '[build]\noutput_dir = "public/comments"\n[limits]\nper_minute = 0\nper_hour = 0\n',
+        encoding="utf-8",
+    )
+    config = load_config(root / "afterword.toml", environ={})
+    with (
+        BackgroundServer(config, port=config.intake.port),
+        open_store(config.database_path) as store,
+    ):
+        ids: list[int] = []
+        for n in range(comments):
+            parent = ids[n - 1] if n % 3 == 2 else None  # a third are replies
+            body = f"{PARAGRAPHS[n % len(PARAGRAPHS)]}\n\nComment {n}."
+            ids.append(post_comment(config.intake_url, KEY, f"Reader {n}", body, parent))
+            apply_action(store, ids[-1:], "approve", actor="bench")
+        build_site(config, store, full=True)
+    page = public / "blog" / "post" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Post</title>'
+        f"<script>{TIMING}</script></head><body><h1>A post</h1><div data-afterword></div>"
+        '<script src="/comments/afterword.js" defer></script></body></html>',
+        encoding="utf-8",
+    )
+    return public, f"http://127.0.0.1:{site_port}/"
+
+
+def time_loads(public: Path, base_url: str, loads: int) -> tuple[list[float], list[float]]:
+    """(painted, in the DOM) times in ms from navigation start, one pair per cold load."""
+    port = int(base_url.rsplit(":", 1)[1].strip("/"))
+    httpd = start_site_server(public, port)
+    times: list[float] = []
+    inserted: list[float] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            for _ in range(loads):
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(base_url + KEY.lstrip("/"))
+                page.wait_for_function("window.__painted !== undefined", timeout=10_000)
+                times.append(float(page.evaluate("window.__painted")))
+                inserted.append(float(page.evaluate("window.__inserted")))
+                context.close()
+            browser.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return times, inserted
+
+
+def gzip_kb(data: bytes, level: int) -> float:
+    return len(gzip.compress(data, compresslevel=level, mtime=0)) / 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=20)
+    parser.add_argument("--comments", type=int, default=50)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        public, base_url = make_site(Path(folder), args.comments)
+        out = public / "comments"
+        parts = {
+            "afterword.js": (out / "afterword.js").read_bytes(),
+            "afterword.css": (out / "afterword.css").read_bytes(),
+            "fragment": (out / page_folder(KEY) / "comments.html").read_bytes(),
+        }
+        times, inserted = time_loads(public, base_url, args.loads)
+    print("afterword widget bench (machine shared with other work: figures are indicative)")
+    print(
+        f"first comment painted, {args.loads} cold loads: median {statistics.median(times):.1f} ms"
+        f" (min {min(times):.1f}, max {max(times):.1f}); target < 150 ms"
+    )
+    print(
+        "  of which in the DOM (fragment fetched, CSS loaded, inserted): median "
+        f"{statistics.median(inserted):.1f} ms; the rest is style, layout and two frames"
+    )
+    total6 = 0.0
+    for name, data in parts.items():
+        total6 += gzip_kb(data, 6)
+        print(
+            f"  {name:14} raw {len(data) / 1000:6.1f} KB  gzip-6 {gzip_kb(data, 6):5.1f} KB"
+            f"  gzip-9 {gzip_kb(data, 9):5.1f} KB"
+        )
+    isso = sum(ISSO_KB)
+    print(
+        f"bytes for a page with {args.comments} comments (JS + CSS + fragment, gzip-6): "
+        f"{total6:.1f} KB vs Isso {ISSO_KB[0]} + {ISSO_KB[1]} = {isso:.1f} KB"
+        f" ({isso / total6:.1f}x less)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
