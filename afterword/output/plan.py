@@ -1,0 +1,60 @@
+"""The diff between the build manifest and what a target holds: pure, no I/O.
+
+Uploads are keys whose sha256 differs from the published one (or that the target lacks);
+deletions are keys the target holds that the manifest no longer has. The paths to invalidate
+are all of those except new content-hashed assets: a changed or vanished key may be cached
+at the edge, and so may a *new* key (a CDN caches the 404 the widget got before the first
+comment), but nobody can have fetched a hashed name before it existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from afterword.store.build import ObjectRow
+
+MAX_PATHS_PER_INVALIDATION = 1000  # well below CloudFront's 3,000 paths in progress
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one publish has to do for one target."""
+
+    uploads: tuple[ObjectRow, ...] = ()
+    deletions: tuple[str, ...] = ()
+    changed_keys: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not self.uploads and not self.deletions
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(entry.size for entry in self.uploads)
+
+
+def make_plan(manifest: Mapping[str, ObjectRow], published: Mapping[str, str]) -> Plan:
+    """Diff ``manifest`` against ``published`` ({key: sha256}); sorted for stable output."""
+    uploads = tuple(
+        manifest[key] for key in sorted(manifest) if published.get(key) != manifest[key].sha256
+    )
+    deletions = tuple(sorted(key for key in published if key not in manifest))
+    changed = sorted(
+        [entry.key for entry in uploads if not _new_hashed(entry, published)] + list(deletions)
+    )
+    return Plan(uploads=uploads, deletions=deletions, changed_keys=tuple(changed))
+
+
+def batch_paths(paths: list[str], *, wildcard: str, wildcard_over: int) -> list[list[str]]:
+    """Exactly the paths, in batches; above ``wildcard_over`` one wildcard instead."""
+    if not paths:
+        return []
+    if len(paths) > wildcard_over:
+        return [[wildcard]]
+    size = MAX_PATHS_PER_INVALIDATION
+    return [paths[start : start + size] for start in range(0, len(paths), size)]
+
+
+def _new_hashed(entry: ObjectRow, published: Mapping[str, str]) -> bool:
+    return entry.cache_class == "immutable" and entry.key not in published
