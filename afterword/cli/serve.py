@@ -1,0 +1,27 @@
+"""``afterword serve``: run the intake (the HTTP endpoint the comment form posts to)."""
+
+from __future__ import annotations
+
+import click
+
+from afterword.cli.common import with_config
+from afterword.config import Config
+from afterword.intake.server import serve as serve_intake
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: intake.host).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: intake.port)."
+)
+@with_config
+def serve(config: Config, host: str | None, port: int | None) -> None:
+    """Accept comment submissions over HTTP until interrupted.
+
+    POST /api/comments takes JSON or form posts and queues them for `afterword review`;
+    GET /healthz and GET /metrics are for monitoring. Nothing here serves comments.
+    """
+    serve_intake(config, host, port)
+
+
+COMMANDS = [serve]

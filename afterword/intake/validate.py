@@ -1,0 +1,216 @@
+"""Raw fields in, a clean ``Submission`` out — or one ``CommentRejected`` naming every bad field.
+
+Pure functions, no I/O, so the whole rulebook is unit-tested without a server (the shape is
+Isso's ``verify``: one function that either returns or says why). What needs the database —
+does the parent exist, is this a duplicate — is checked later by the writer, inside the
+transaction that stores the comment.
+
+Text is cleaned before it is measured: NUL is refused outright (it truncates strings in too many
+tools downstream), other control characters and the bidi embedding/override/isolate characters
+are dropped (they can make a comment display in a different order than it was typed, the
+"Trojan Source" trick), CR LF becomes LF.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from afterword.config import LimitsConfig
+from afterword.errors import CommentRejected, InvalidPageKey
+from afterword.pagekey import normalize_page_key
+
+HONEYPOT_FIELD = "phone"
+EMAIL_MAX = 254
+
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
+_BODY_DROP = {c: None for c in _CONTROLS if c not in (0x09, 0x0A)} | {ord(c): None for c in _BIDI}
+_LINE_DROP = dict.fromkeys(_CONTROLS) | {ord(c): None for c in _BIDI} | {9: " ", 10: " "}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_SPACES = re.compile(r"\s+")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission that passed every check that needs no database."""
+
+    page_key: str
+    author: str
+    body: str
+    parent_id: int | None = None
+    email: str = ""
+    website: str = ""
+    honeypot: bool = False
+    body_hash: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        # Computed once, here on the request's side, not twice in the writer thread.
+        object.__setattr__(self, "body_hash", body_hash(self.body))
+
+
+def body_hash(body: str) -> str:
+    """sha256 of the body with Unicode and whitespace normalized: re-spacing is no disguise."""
+    normalized = _SPACES.sub(" ", unicodedata.normalize("NFC", body)).strip()
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def validate_submission(
+    fields: Mapping[str, object],
+    limits: LimitsConfig,
+    pages: Sequence[str] = (),
+    closed_pages: Sequence[str] = (),
+) -> Submission:
+    """Check every field; raise one ``CommentRejected`` (422) listing all that are wrong.
+
+    A page outside the ``pages`` allowlist is a 404 (code ``unknown_page``), one matching a
+    ``closed_pages`` glob a 403 (code ``closed``): such a page takes no comments at all,
+    whatever else the submission says.
+    """
+    errors: dict[str, str] = {}
+    page_key = _check(errors, "page", lambda: _page(fields.get("page")))
+    if page_key and pages and not page_allowed(page_key, pages):
+        raise CommentRejected(
+            f"page {page_key} does not accept comments", code="unknown_page", status=404
+        )
+    if page_key and any(fnmatch.fnmatchcase(page_key, glob) for glob in closed_pages):
+        raise CommentRejected("comments on this page are closed", code="closed", status=403)
+    body = _check(errors, "body", lambda: _body(fields.get("body"), limits.body_max))
+    author = _check(
+        errors, "author", lambda: _required_line(fields.get("author"), limits.author_max)
+    )
+    email = _check(errors, "email", lambda: _email(fields.get("email")))
+    website = _check(errors, "website", lambda: _website(fields.get("website"), limits.website_max))
+    parent = _check(errors, "parent", lambda: _parent(fields.get("parent")))
+    if errors:
+        names = ", ".join(sorted(errors))
+        raise CommentRejected(f"invalid fields: {names}", code="invalid", status=422, fields=errors)
+    assert page_key is not None
+    assert body is not None
+    assert author is not None
+    return Submission(
+        page_key=page_key,
+        author=author,
+        body=body,
+        parent_id=parent,
+        email=email or "",
+        website=website or "",
+        honeypot=bool(_text(fields.get(HONEYPOT_FIELD)).strip()),
+    )
+
+
+def page_allowed(page_key: str, pages: Sequence[str]) -> bool:
+    """Glob match (``/blog/*``); an empty allowlist allows every page."""
+    return not pages or any(fnmatch.fnmatchcase(page_key, glob) for glob in pages)
+
+
+def clean_body(text: str) -> str:
+    """Normalize newlines, drop control and bidi characters (keeping TAB and LF), trim."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_BODY_DROP).strip()
+
+
+def clean_line(text: str) -> str:
+    """A one-line field: every control character dropped, TAB/LF become spaces, trimmed."""
+    return text.replace("\r\n", " ").translate(_LINE_DROP).strip()
+
+
+class _FieldError(Exception):
+    """One field's complaint, collected by ``_check``."""
+
+
+def _check(errors: dict[str, str], name: str, rule: Callable[[], T]) -> T | None:
+    try:
+        return rule()
+    except _FieldError as exc:
+        errors[name] = str(exc)
+        return None
+
+
+def _text(value: object) -> str:
+    """The field as text; missing and JSON null are empty; NUL and surrogates refused."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _FieldError("must be a string")
+    if "\x00" in value:
+        raise _FieldError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _FieldError("is not valid UTF-8 text") from None
+    return value
+
+
+def _page(value: object) -> str:
+    text = _text(value)
+    if not text.strip():
+        raise _FieldError("is required")
+    try:
+        return normalize_page_key(text)
+    except InvalidPageKey as exc:
+        raise _FieldError(str(exc)) from None
+
+
+def _body(value: object, limit: int) -> str:
+    body = clean_body(_text(value))
+    if not body:
+        raise _FieldError("is required")
+    if len(body) > limit:
+        raise _FieldError(f"is longer than {limit} characters")
+    return body
+
+
+def _required_line(value: object, limit: int) -> str:
+    line = clean_line(_text(value))
+    if not line:
+        raise _FieldError("is required")
+    if len(line) > limit:
+        raise _FieldError(f"is longer than {limit} characters")
+    return line
+
+
+def _email(value: object) -> str:
+    email = clean_line(_text(value))
+    if email and (len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email)):
+        raise _FieldError("is not an e-mail address")
+    return email
+
+
+def _website(value: object, limit: int) -> str:
+    url = clean_line(_text(value))
+    if not url:
+        return ""
+    if len(url) > limit:
+        raise _FieldError(f"is longer than {limit} characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise _FieldError("is not a URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
+        raise _FieldError("must be an http:// or https:// URL")
+    return url
+
+
+def _parent(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _FieldError("must be a comment id")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = _text(value).strip()
+        if not text.isascii() or not text.isdigit():
+            raise _FieldError("must be a comment id")
+        number = int(text)
+    if not 0 < number < 2**63:
+        raise _FieldError("must be a comment id")
+    return number

@@ -1,0 +1,273 @@
+"""Group commit: one thread owns the write connection and commits submissions in batches.
+
+The database runs with ``synchronous=FULL``, so every COMMIT waits for the disk; one commit per
+request would cap the intake at the disk's fsync rate. Instead requests hand their validated,
+rendered submission to a queue and wait on a future. The writer thread takes everything queued
+(up to ``MAX_BATCH``) and, inside one ``BEGIN IMMEDIATE`` transaction, checks the thread is
+open, the parent and the duplicate rule and applies the moderation rules — each submission in
+its own SAVEPOINT, so one refusal does not sink its neighbours — commits once, and only then
+resolves the futures. A 202 therefore always
+means "on disk". Batching needs no timer: while one batch is being synced, the next one queues.
+
+CPU work (parsing, validation, Markdown) stays on the event loop; this thread only runs SQL,
+during which sqlite3 releases the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from afterword.config import Config
+from afterword.errors import CommentRejected, StorageError
+from afterword.intake.validate import Submission
+from afterword.markup import RENDERER_VERSION
+from afterword.policy import initial_status
+from afterword.store import Store, format_time, open_store, site_secret, utc_now
+from afterword.store.models import NewComment
+from afterword.store.submissions import (
+    count_approved_for_email,
+    find_duplicate,
+    insert_submission,
+    page_closed,
+    parent_problem,
+)
+
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the request learns once its batch committed."""
+
+    id: int
+    created: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Job:
+    submission: Submission
+    body_html: str
+    ip_hash: str
+    page_url: str
+    future: asyncio.Future[Stored]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Cut-off times computed once per batch."""
+
+    duplicates_since: str
+    close_before: str | None
+
+
+class Writer:
+    """The single writer thread; ``submit`` is called from the event loop."""
+
+    def __init__(self, config: Config, on_batch: Callable[[int], None] | None = None) -> None:
+        self.config = config
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._store: Store | None = None
+        self._on_batch = on_batch
+        self._running = False
+        self._gate = threading.Lock()  # no job may be queued behind the stop sentinel
+        self.secret = b""
+
+    def start(self) -> None:
+        """Open the database (errors surface here, at startup) and start the thread."""
+        self._store = open_store(
+            self.config.database_path, busy_timeout_ms=self.config.database.busy_timeout_ms
+        )
+        self.secret = site_secret(self._store)
+        self._thread = threading.Thread(target=self._run, name="afterword-writer", daemon=True)
+        self._running = True
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then end the thread and close the connection."""
+        with self._gate:
+            if not self._running:
+                return
+            self._running = False
+            self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """True from ``start`` until ``stop`` (or the thread's end)."""
+        return self._running
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    async def submit(
+        self, submission: Submission, body_html: str, ip_hash: str, page_url: str
+    ) -> Stored:
+        """Queue one submission and wait until its batch is committed (or refused)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Stored] = loop.create_future()
+        with self._gate:
+            if not self._running:
+                raise StorageError("the intake's writer is not running")
+            self._queue.put(Job(submission, body_html, ip_hash, page_url, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        assert self._store is not None
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                batch, stopping = self._drain(job)
+                self._commit(self._store, batch)
+                if stopping:
+                    return
+        finally:
+            self._store.close()
+            self._fail_leftovers()
+
+    def _fail_leftovers(self) -> None:
+        """Should the loop ever end early, nobody is left waiting for an answer."""
+        with self._gate:
+            self._running = False
+            leftovers: list[Job] = []
+            while not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is not None:
+                    leftovers.append(job)
+        _deliver(leftovers, [StorageError("the intake is shutting down") for _ in leftovers])
+
+    def _drain(self, first: Job) -> tuple[list[Job], bool]:
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return batch, True
+            batch.append(job)
+        return batch, False
+
+    def _commit(self, store: Store, batch: list[Job]) -> None:
+        now = datetime.now(UTC)
+        window = timedelta(seconds=self.config.limits.duplicate_window_seconds)
+        days = self.config.build.close_after_days
+        moments = _Moments(
+            duplicates_since=format_time(now - window),
+            close_before=format_time(now - timedelta(days=days)) if days else None,
+        )
+        outcomes: list[Stored | Exception]
+        try:
+            with store.write() as conn:
+                outcomes = [self._apply(conn, job, moments) for job in batch]
+        except Exception as exc:  # the whole batch failed: nobody may wait forever
+            outcomes = [_storage_error(exc) for _ in batch]
+        if self._on_batch is not None:
+            self._on_batch(len(batch))
+        _deliver(batch, outcomes)
+
+    def _apply(self, conn: sqlite3.Connection, job: Job, moments: _Moments) -> Stored | Exception:
+        """One submission in its own SAVEPOINT: refused or failed, it leaves no trace."""
+        conn.execute("SAVEPOINT submission")
+        try:
+            stored = self._store_one(conn, job, moments)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO submission")
+            conn.execute("RELEASE submission")
+            return exc if isinstance(exc, CommentRejected) else _storage_error(exc)
+        conn.execute("RELEASE submission")
+        return stored
+
+    def _store_one(self, conn: sqlite3.Connection, job: Job, moments: _Moments) -> Stored:
+        sub = job.submission
+        if page_closed(conn, sub.page_key, moments.close_before):
+            raise CommentRejected("comments on this page are closed", code="closed", status=403)
+        if sub.parent_id is not None:
+            problem = parent_problem(conn, sub.parent_id, sub.page_key)
+            if problem:
+                raise CommentRejected(f"parent {problem}", fields={"parent": problem})
+        if not sub.honeypot and self.config.limits.duplicate_window_seconds > 0:
+            found = find_duplicate(
+                conn,
+                body_hash=sub.body_hash,
+                page_key=sub.page_key,
+                ip_hash=job.ip_hash,
+                since=moments.duplicates_since,
+            )
+            if found is not None:
+                raise CommentRejected(
+                    "you already posted this comment", code="duplicate", status=409
+                )
+        status = "spam" if sub.honeypot else self._status(conn, sub, job.body_html)
+        new = _new_comment(job, status)
+        return Stored(insert_submission(conn, new), str(new.created), status)
+
+    def _status(self, conn: sqlite3.Connection, sub: Submission, body_html: str) -> str:
+        return initial_status(
+            self.config, lambda email: count_approved_for_email(conn, email), sub.email, body_html
+        )
+
+
+def _storage_error(exc: Exception) -> Exception:
+    """SQLite trouble is a 503 for the client; anything else is a bug and stays itself."""
+    if isinstance(exc, StorageError | sqlite3.Error):
+        return StorageError(f"the comment could not be stored: {exc}")
+    return exc
+
+
+def _new_comment(job: Job, status: str) -> NewComment:
+    sub = job.submission
+    return NewComment(
+        page_key=sub.page_key,
+        author=sub.author,
+        body=sub.body,
+        body_html=job.body_html,
+        renderer=RENDERER_VERSION,
+        parent_id=sub.parent_id,
+        email=sub.email,
+        website=sub.website,
+        status=status,
+        ip_hash=job.ip_hash,
+        body_hash=sub.body_hash,
+        source="intake",
+        created=utc_now(),
+        page_url=job.page_url,
+    )
+
+
+def _deliver(batch: list[Job], outcomes: list[Stored | Exception]) -> None:
+    """Hand each outcome to its request's event loop (one wake-up per loop per batch)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Stored], object]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, outcome))
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, pairs)
+        except RuntimeError:  # the loop closed: nobody is waiting any more
+            continue
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Stored], object]]) -> None:
+    for future, outcome in pairs:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            assert isinstance(outcome, Stored)
+            future.set_result(outcome)
+
+
+__all__ = ["MAX_BATCH", "Job", "Stored", "Writer"]

@@ -1,0 +1,171 @@
+"""Load the intake with wrk and report durable submissions per second and latency.
+
+    python bench/intake.py                      # 10 s, 32 connections (the issue's target run)
+    python bench/intake.py --duration 3 --connections 8     # a quick look
+
+It starts the intake in this process (``BackgroundServer``) on a fresh site folder whose
+per-client rate limits are switched off — every request comes from 127.0.0.1, so the normal
+5/minute would refuse nearly all of them — then runs Debian's ``wrk`` with a Lua script that
+POSTs JSON with a different body each time (so duplicate detection never fires). A 202 is only
+sent after its batch committed with ``synchronous=FULL``, so accepted/s is *durable*
+submissions per second. Afterwards the rows in the database are counted against the 202s:
+they must match, give or take the requests wrk abandoned in flight when time ran out (at most
+one per connection; those were committed but their answer was never read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from afterword.config import load_config
+from afterword.intake.server import BackgroundServer
+from afterword.scaffold import write_config
+from afterword.store import open_store
+
+LUA = r"""
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = 0
+  accepted = 0
+  other = 0
+end
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"page":"/bench/post-%d/","author":"Bench %d","email":"bench@example.org",' ..
+    '"body":"Comment %d from thread %d: *markdown* and `code`, some more words."}',
+    counter % 100, id, counter, id)
+  return wrk.format("POST", "/api/comments", {["Content-Type"] = "application/json"}, body)
+end
+function response(status, headers, body)
+  if status == 202 then accepted = accepted + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local a, o = 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("accepted")
+    o = o + t:get("other")
+  end
+  io.write(string.format("RESULT accepted=%d other=%d duration_us=%d p50_us=%d p99_us=%d\n",
+    a, o, summary.duration, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+RESULT = re.compile(
+    r"RESULT accepted=(\d+) other=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+)"
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--dir", default=None, help="make the site folder (and database) under this directory"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the site folder")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    folder = Path(tempfile.mkdtemp(prefix="afterword-bench-", dir=args.dir))
+    try:
+        return run(folder, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder: Path, args: argparse.Namespace) -> int:
+    write_config(folder, site_url="https://blog.example.com")
+    config = load_config(folder / "afterword.toml", environ={})
+    limits = dataclasses.replace(config.limits, per_minute=0, per_hour=0)
+    config = dataclasses.replace(config, limits=limits)
+    open_store(config.database_path).close()
+    args.database = config.database_path
+    script = folder / "post.lua"
+    script.write_text(LUA, encoding="utf-8")
+    with BackgroundServer(config) as server:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        command = [
+            "wrk",
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            server.url,
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    match = RESULT.search(output)
+    if match is None:
+        print(output)
+        print("could not read wrk's result", file=sys.stderr)
+        return 1
+    accepted, other, duration_us, p50_us, p99_us = (int(g) for g in match.groups())
+    rows = _count_rows(config.database_path)
+    result = Result(accepted, other, duration_us, p50_us, p99_us, rows, cpu_seconds)
+    return _report(args, result)
+
+
+def _count_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    accepted: int
+    other: int
+    duration_us: int
+    p50_us: int
+    p99_us: int
+    rows: int
+    cpu_seconds: float
+
+
+def _report(args: argparse.Namespace, result: Result) -> int:
+    accepted, other, rows = result.accepted, result.other, result.rows
+    seconds = result.duration_us / 1e6
+    print(f"intake bench: {args.duration} s, {args.connections} connections, wrk -t{args.threads}")
+    print(f"  machine: {os.cpu_count()} CPUs, shared with other work while measuring")
+    print("  rate limits: off for the bench (limits.per_minute = limits.per_hour = 0)")
+    print("  durability: synchronous=FULL, 202 sent only after the batch committed")
+    print(f"  database:   {args.database}")
+    print(f"  accepted (202): {accepted}   other answers: {other}")
+    print(f"  accepted/s:     {accepted / seconds:,.0f}")
+    print(f"  latency p50:    {result.p50_us / 1000:.2f} ms   p99: {result.p99_us / 1000:.2f} ms")
+    requests = max(1, accepted + other)
+    print(
+        f"  server CPU:     {result.cpu_seconds:.1f} s = "
+        f"{result.cpu_seconds / requests * 1e6:.0f} µs "
+        "per request (load-independent; the intake's process only)"
+    )
+    in_flight = rows - accepted
+    consistent = other == 0 and 0 <= in_flight <= args.connections
+    print(f"  rows in db:     {rows} ({in_flight} committed while wrk was stopping)")
+    print(f"  check:          {'ok' if consistent else 'MISMATCH'}")
+    return 0 if consistent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
