@@ -1,0 +1,57 @@
+"""``afterword build``: render dirty pages into the output folder."""
+
+from __future__ import annotations
+
+import click
+
+from afterword.builder import BuildReport, build_site
+from afterword.cli.common import (
+    json_option,
+    print_json,
+    quiet_option,
+    show_progress,
+    store_for,
+    with_config,
+)
+from afterword.config import Config
+from afterword.store import Store
+
+
+@click.command("build")
+@click.option("--full", is_flag=True, help="Rebuild every page, not only the changed ones.")
+@json_option
+@quiet_option
+@with_config
+def build(config: Config, full: bool, as_json: bool, quiet: bool) -> None:
+    """Render approved comments to static JSON and HTML (only what changed)."""
+    with store_for(config) as store:
+        if show_progress(quiet, as_json):
+            report = _build_with_bar(config, store, full)
+        else:
+            report = build_site(config, store, full=full)
+    if as_json:
+        print_json(report.to_dict())
+    elif not quiet:
+        click.echo(summary(report))
+
+
+def _build_with_bar(config: Config, store: Store, full: bool) -> BuildReport:
+    with click.progressbar(length=0, label="Building", file=click.get_text_stream("stderr")) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return build_site(config, store, full=full, on_progress=progress)
+
+
+def summary(report: BuildReport) -> str:
+    """One line: pages rendered, files written, bytes, seconds."""
+    kind = f" (full: {report.reason})" if report.full else ""
+    return (
+        f"Built {report.pages_rendered} page(s){kind}: {report.files_written} file(s) written, "
+        f"{report.files_deleted} deleted, {report.bytes_written:,} bytes in {report.seconds:.2f}s"
+    )
+
+
+COMMANDS = [build]

@@ -1,0 +1,103 @@
+"""Thread assembly and fragment details: depth, reply links, JSON fields, empty.html, avatars."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from test_build_support import add
+
+from afterword.builder import build_site
+from afterword.builder.thread import DEPTH_CAP
+from afterword.builder.view import safe_website
+from afterword.config import Config
+from afterword.store import Store
+
+PUBLIC_FIELDS = {
+    "id",
+    "parent",
+    "depth",
+    "removed",
+    "author",
+    "website",
+    "avatar",
+    "html",
+    "created",
+}
+
+
+def test_build_thread_deep_chain_renders_without_recursion(config: Config, store: Store) -> None:
+    parent = None
+    ids = []
+    for n in range(1500):
+        parent = add(store, "/deep/", f"level {n}", parent=parent)
+        ids.append(parent)
+    build_site(config, store)
+    out = Path(config.output_dir) / "threads/deep"
+    data = json.loads((out / "comments.json").read_bytes())
+    assert [c["depth"] for c in data["comments"]] == list(range(1500))
+    html = (out / "comments.html").read_text()
+    assert html.count("<li") == html.count("</li>") == 1500
+    assert html.count("<ol") == html.count("</ol>") == 1500
+    assert f'data-depth="{DEPTH_CAP + 1}"' in html
+    assert f'class="afterword-in-reply-to" href="#c{ids[DEPTH_CAP]}"' in html
+    assert f'href="#c{ids[DEPTH_CAP - 1]}">In reply to' not in html
+
+
+def test_build_thread_json_has_only_public_fields(config: Config, store: Store) -> None:
+    first = add(store, "/p/", "Hi", author="Zoë", website="https://zoe.example")
+    add(store, "/p/", "Re", parent=first, website="javascript:alert(1)")
+    build_site(config, store)
+    data = json.loads((Path(config.output_dir) / "threads/p/comments.json").read_bytes())
+    assert list(data) == ["version", "page", "part", "parts", "count", "closed", "next", "comments"]
+    assert all(set(c) == PUBLIC_FIELDS for c in data["comments"])
+    top, reply = data["comments"]
+    assert (top["author"], top["website"], top["parent"]) == ("Zoë", "https://zoe.example", None)
+    assert (reply["website"], reply["parent"], reply["depth"]) == (None, first, 1)
+    assert top["avatar"].startswith("data:image/svg+xml,")
+
+
+def test_build_thread_empty_html_is_a_blank_thread_with_form(config: Config, store: Store) -> None:
+    build_site(config, store)
+    html = (Path(config.output_dir) / "empty.html").read_text()
+    assert 'data-page=""' in html
+    assert 'data-count="0"' in html
+    assert '<input type="hidden" name="page" value="">' in html
+    assert '<input type="hidden" name="redirect" value="">' in html
+    assert f'action="{config.intake_url}"' in html
+    assert "No comments yet" in html
+
+
+def test_build_thread_form_posts_page_and_redirect(config: Config, store: Store) -> None:
+    add(store, "/blog/café/")
+    build_site(config, store)
+    html = (Path(config.output_dir) / "threads/blog/caf%C3%A9/comments.html").read_text()
+    assert '<input type="hidden" name="page" value="/blog/café/">' in html
+    assert 'name="redirect" value="https://blog.example.com/blog/café/"' in html
+    for field in ("author", "email", "website", "body", "phone", "parent"):
+        assert f'name="{field}"' in html
+
+
+def test_build_thread_avatar_styles(config: Config, store: Store) -> None:
+    add(store, "/p/", email="Ana@Example.com")
+    gravatar = replace(config, build=replace(config.build, avatar="gravatar"))
+    build_site(gravatar, store)
+    data = json.loads((Path(config.output_dir) / "threads/p/comments.json").read_bytes())
+    # md5("ana@example.com"): Gravatar's own scheme, only when the site owner opts in.
+    assert data["comments"][0]["avatar"].startswith(
+        "https://www.gravatar.com/avatar/cdb9d6a1dddc375a09cc83e3001598dc?"
+    )
+    none = replace(config, build=replace(config.build, avatar="none"))
+    build_site(none, store)
+    data = json.loads((Path(config.output_dir) / "threads/p/comments.json").read_bytes())
+    assert data["comments"][0]["avatar"] is None
+    html = (Path(config.output_dir) / "threads/p/comments.html").read_text()
+    assert "afterword-avatar" not in html
+
+
+def test_build_thread_safe_website_table() -> None:
+    assert safe_website("https://a.example/x?y=1") == "https://a.example/x?y=1"
+    assert safe_website(" http://a.example ") == "http://a.example"
+    for bad in ("javascript:alert(1)", "ftp://a.example", "https://", "//a.example", "a b", ""):
+        assert safe_website(bad) is None
