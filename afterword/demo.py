@@ -39,7 +39,6 @@ from afterword.pagekey import page_folder
 from afterword.store import Store, open_store
 
 MARKER = ".afterword-demo"
-DEFAULT_FOLDER = "afterword-demo"
 POST_KEY = "/blog/hello-world/"
 ACTOR = "demo"
 REBUILD_SECONDS = 2.0

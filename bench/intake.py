@@ -1,16 +1,18 @@
 """Load the intake with wrk and report durable submissions per second and latency.
 
     python bench/intake.py                      # 10 s, 32 connections (the issue's target run)
+    python bench/intake.py --workers 2          # two intake processes (serve --workers 2)
     python bench/intake.py --duration 3 --connections 8     # a quick look
 
-It starts the intake in this process (``BackgroundServer``) on a fresh site folder whose
-per-client rate limits are switched off — every request comes from 127.0.0.1, so the normal
-5/minute would refuse nearly all of them — then runs Debian's ``wrk`` with a Lua script that
-POSTs JSON with a different body each time (so duplicate detection never fires). A 202 is only
-sent after its batch committed with ``synchronous=FULL``, so accepted/s is *durable*
-submissions per second. Afterwards the rows in the database are counted against the 202s:
-they must match, give or take the requests wrk abandoned in flight when time ran out (at most
-one per connection; those were committed but their answer was never read).
+It starts the intake (``BackgroundServer``: in this process, or ``--workers`` processes) on a
+fresh site folder whose per-client rate limits are switched off — every request comes from
+127.0.0.1, so the normal 5/minute would refuse nearly all of them — then runs Debian's
+``wrk`` with a Lua script that POSTs JSON with a different body each time (so duplicate
+detection never fires). A 202 is only sent after its batch committed with
+``synchronous=FULL``, so accepted/s is *durable* submissions per second. Afterwards the rows
+in the database are counted against the 202s: they must match, give or take the requests wrk
+abandoned in flight when time ran out (at most one per connection; those were committed but
+their answer was never read).
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
+        "--workers", type=int, default=1, help="intake worker processes (default 1)"
+    )
+    parser.add_argument(
         "--dir", default=None, help="make the site folder (and database) under this directory"
     )
     parser.add_argument("--keep", action="store_true", help="keep the site folder")
@@ -98,10 +103,11 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, limits=limits)
     open_store(config.database_path).close()
     args.database = config.database_path
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     script = folder / "post.lua"
     script.write_text(LUA, encoding="utf-8")
-    with BackgroundServer(config) as server:
-        before = resource.getrusage(resource.RUSAGE_SELF)
+    with BackgroundServer(config, workers=args.workers) as server:
+        before = _cpu_seconds(server.worker_pids)
         command = [
             "wrk",
             f"-t{args.threads}",
@@ -113,9 +119,14 @@ def run(folder: Path, args: argparse.Namespace) -> int:
             str(script),
             server.url,
         ]
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after = _cpu_seconds(server.worker_pids)
+    cpu_seconds = after - before
+    args.wrk_cpu = (wrk_after.ru_utime - wrk_before.ru_utime) + (
+        wrk_after.ru_stime - wrk_before.ru_stime
+    )
     match = RESULT.search(output)
     if match is None:
         print(output)
@@ -125,6 +136,17 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     rows = _count_rows(config.database_path)
     result = Result(accepted, other, duration_us, p50_us, p99_us, rows, cpu_seconds)
     return _report(args, result)
+
+
+def _cpu_seconds(worker_pids: list[int]) -> float:
+    """CPU time of this process plus the intake's worker processes (wrk not included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in worker_pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def _count_rows(path: Path) -> int:
@@ -148,6 +170,11 @@ def _report(args: argparse.Namespace, result: Result) -> int:
     seconds = result.duration_us / 1e6
     print(f"intake bench: {args.duration} s, {args.connections} connections, wrk -t{args.threads}")
     print(f"  machine: {os.cpu_count()} CPUs, shared with other work while measuring")
+    print(f"  load average before the run: {args.load_before}")
+    print(
+        f"  intake: {args.workers} worker process(es)"
+        + ("" if args.workers > 1 else " (in-process)")
+    )
     print("  rate limits: off for the bench (limits.per_minute = limits.per_hour = 0)")
     print("  durability: synchronous=FULL, 202 sent only after the batch committed")
     print(f"  database:   {args.database}")
@@ -158,8 +185,9 @@ def _report(args: argparse.Namespace, result: Result) -> int:
     print(
         f"  server CPU:     {result.cpu_seconds:.1f} s = "
         f"{result.cpu_seconds / requests * 1e6:.0f} µs "
-        "per request (load-independent; the intake's process only)"
+        "per request (the intake's processes; wrk not included)"
     )
+    print(f"  wrk CPU:        {args.wrk_cpu:.1f} s (the load generator shares the cores)")
     in_flight = rows - accepted
     consistent = other == 0 and 0 <= in_flight <= args.connections
     print(f"  rows in db:     {rows} ({in_flight} committed while wrk was stopping)")

@@ -2,7 +2,8 @@
 
 ``intake_server``   the intake for the test's ``config``, on an ephemeral loopback port.
 ``start_intake``    a factory for intakes with changed settings, e.g.
-                    ``start_intake(limits={"per_minute": 0}, site={"pages": ["/blog/*"]})``;
+                    ``start_intake(limits={"per_minute": 0}, site={"pages": ["/blog/*"]})``
+                    (``workers=2``: as ``afterword serve --workers 2``, in processes);
                     every server it started is stopped after the test.
 ``comment_fields``  a valid submission as a dict, with any field replaced.
 ``configured``      the same settings override as a plain function, for tests without HTTP.
@@ -79,9 +80,11 @@ def configured(config: Config, **sections: Mapping[str, Any]) -> Config:
 def start_intake(config: Config) -> Iterator[Callable[..., RunningIntake]]:
     started: list[RunningIntake] = []
 
-    def start(base: Config | None = None, **sections: Mapping[str, Any]) -> RunningIntake:
+    def start(
+        base: Config | None = None, workers: int = 1, **sections: Mapping[str, Any]
+    ) -> RunningIntake:
         chosen = configured(base or config, **sections)
-        running = RunningIntake(BackgroundServer(chosen).start(), chosen)
+        running = RunningIntake(BackgroundServer(chosen, workers=workers).start(), chosen)
         started.append(running)
         return running
 

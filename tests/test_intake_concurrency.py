@@ -3,7 +3,8 @@
 Two moderators run at once, the way people do: the library (``afterword.store.moderate``, what
 ``afterword review`` calls) approving even ids, and the CLI as a subprocess
 (``python -m afterword approve``) approving odd ids. Posters also reply to comments that were
-approved meanwhile, which exercises the parent check inside the writer's batches.
+approved meanwhile, which exercises the parent check inside the writer's batches. It runs
+with one intake process and with two (``--workers 2``: two writers queueing on the lock file).
 """
 
 from __future__ import annotations
@@ -96,10 +97,11 @@ def _cli_moderator(config: Config, shared: Shared) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
 def test_concurrent_posts_and_approvals_lose_nothing(
-    start_intake: Callable[..., RunningIntake], store: Store
+    start_intake: Callable[..., RunningIntake], store: Store, workers: int
 ) -> None:
-    intake = start_intake(limits=UNLIMITED)
+    intake = start_intake(limits=UNLIMITED, workers=workers)
     shared = Shared()
     moderators = [
         threading.Thread(target=_library_moderator, args=(intake.config, shared)),

@@ -440,6 +440,39 @@ def test_count_links(body_html: str, expected: int) -> None:
     assert count_links(body_html) == expected
 
 
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<a href=x>",
+                "<A HREF='y'>",
+                "</a>",
+                "http",
+                "HTTP",
+                "s://",
+                "www",
+                ".",
+                "w",
+                "&#104;",
+                "&#x77;",
+                "&amp;",
+                "<p>",
+                " ",
+                "e",
+                "<",
+                "a",
+                "\u017f",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_count_links_shortcut_agrees_with_the_parser(body_html: str) -> None:
+    parser = markup._extract(body_html, show_hrefs=False)
+    assert count_links(body_html) == parser.links + parser.bare_urls
+
+
 # --- excerpt ------------------------------------------------------------------------------
 
 

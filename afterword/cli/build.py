@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from afterword.builder import BuildReport, build_site
 from afterword.cli.common import (
     json_option,
     print_json,
@@ -16,6 +17,9 @@ from afterword.cli.common import (
 from afterword.config import Config
 from afterword.store import Store
 
+if TYPE_CHECKING:  # the builder pulls in Jinja: imported when a build runs, not at startup
+    from afterword.builder import BuildReport
+
 
 @click.command("build")
 @click.option("--full", is_flag=True, help="Rebuild every page, not only the changed ones.")
@@ -24,6 +28,8 @@ from afterword.store import Store
 @with_config
 def build(config: Config, full: bool, as_json: bool, quiet: bool) -> None:
     """Render approved comments to static JSON and HTML (only what changed)."""
+    from afterword.builder import build_site
+
     with store_for(config) as store:
         if show_progress(quiet, as_json):
             report = _build_with_bar(config, store, full)
@@ -36,6 +42,8 @@ def build(config: Config, full: bool, as_json: bool, quiet: bool) -> None:
 
 
 def _build_with_bar(config: Config, store: Store, full: bool) -> BuildReport:
+    from afterword.builder import build_site
+
     with click.progressbar(length=0, label="Building", file=click.get_text_stream("stderr")) as bar:
 
         def progress(done: int, total: int) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from afterword.demo import DEFAULT_FOLDER, run_demo
+DEFAULT_FOLDER = "afterword-demo"
 
 
 @click.command("demo")
@@ -25,6 +25,8 @@ def demo_command(directory: Path | None, port: int, no_serve: bool) -> None:
     Starts the intake on a free loopback port, posts and approves a few comments, builds,
     and serves the site on localhost until Ctrl-C. Re-running reuses the folder.
     """
+    from afterword.demo import run_demo  # starts servers: imported only when asked for
+
     run_demo(directory or Path(DEFAULT_FOLDER), port=port, serve=not no_serve, echo=click.echo)
 
 

@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +23,9 @@ from afterword.cli.common import (
     with_config,
 )
 from afterword.config import Config
-from afterword.output import target_config
-from afterword.output.doctor import run_doctor
-from afterword.output.publish import PublishReport, publish_changes
+
+if TYPE_CHECKING:  # boto3 is imported when a command needs it, not at startup
+    from afterword.output.publish import PublishReport
 
 
 @click.command("publish")
@@ -43,6 +44,9 @@ def publish(
     quiet: bool,
 ) -> None:
     """Upload what changed since the last publish, delete what vanished, invalidate the CDN."""
+    from afterword.output import target_config
+    from afterword.output.publish import publish_changes
+
     names = targets or tuple(config.targets)
     if not names:
         target_config(config, "")  # raises the "no publish targets" error
@@ -108,6 +112,8 @@ def watch(config: Config, poll: bool | None) -> None:
 @json_option
 def doctor(config_path: str | None, as_json: bool) -> None:
     """Check config, database, output folder, bucket and CDN access; say what to fix."""
+    from afterword.output.doctor import run_doctor
+
     chosen = config_path or (click.get_current_context().find_root().obj or {}).get("config_path")
     checks = run_doctor(chosen)
     if as_json:

@@ -6,7 +6,6 @@ import click
 
 from afterword.cli.common import with_config
 from afterword.config import Config
-from afterword.intake.server import serve as serve_intake
 
 
 @click.command("serve")
@@ -14,14 +13,24 @@ from afterword.intake.server import serve as serve_intake
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: intake.port)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Intake processes sharing the port and the database (at most one per free core); "
+    "rate limits then count per worker.",
+)
 @with_config
-def serve(config: Config, host: str | None, port: int | None) -> None:
+def serve(config: Config, host: str | None, port: int | None, workers: int) -> None:
     """Accept comment submissions over HTTP until interrupted.
 
     POST /api/comments takes JSON or form posts and queues them for `afterword review`;
     GET /healthz and GET /metrics are for monitoring. Nothing here serves comments.
     """
-    serve_intake(config, host, port)
+    from afterword.intake.server import serve as serve_intake  # uvicorn: only when serving
+
+    serve_intake(config, host, port, workers=workers)
 
 
 COMMANDS = [serve]

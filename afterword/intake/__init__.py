@@ -18,6 +18,9 @@ from afterword.intake.app import build_app
 __all__ = ["create_app"]
 
 
-def create_app(config: Config | None = None) -> Starlette:
-    """Build the app for ``config``, or for the config ``load_config()`` finds."""
-    return build_app(config if config is not None else load_config())
+def create_app(config: Config | None = None, *, workers: int = 1) -> Starlette:
+    """Build the app for ``config``, or for the config ``load_config()`` finds.
+
+    ``workers`` > 1 says this is one of several processes writing the same database.
+    """
+    return build_app(config if config is not None else load_config(), workers)

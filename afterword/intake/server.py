@@ -1,52 +1,49 @@
 """Running the intake on uvicorn: in the foreground for the CLI, in a thread for tests.
 
+Either can run several worker processes instead of one (``workers``, see ``workers.py``).
+
 uvloop and httptools are chosen explicitly (both come with ``uvicorn[standard]``): the
 intake's throughput target is met on them, not on the pure-Python fallbacks.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from types import FrameType, TracebackType
 
 import uvicorn
-from starlette.applications import Starlette
 
 from afterword.config import Config
 from afterword.errors import AfterwordError
 from afterword.intake import create_app
+from afterword.intake.lockfile import WriteLock, lock_path_for
+from afterword.intake.workers import WorkerPool, uvicorn_config
 from afterword.store import open_store
 
 STARTUP_TIMEOUT_SECONDS = 15.0
+WORKER_STARTUP_TIMEOUT_SECONDS = 60.0
+
+__all__ = ["BackgroundServer", "check_database", "serve", "uvicorn_config"]
 
 
-def uvicorn_config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,  # X-Forwarded-For is judged by the app's trusted_proxies
-        **extra,
-    )
-
-
-def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    config: Config, host: str | None = None, port: int | None = None, workers: int = 1
+) -> None:
     """Serve until interrupted; Ctrl-C and SIGTERM first finish open requests and commits.
 
     After a graceful shutdown uvicorn re-raises the signal: SIGTERM then ends the process
-    as SIGTERM does (what process managers expect), Ctrl-C simply returns.
+    as SIGTERM does (what process managers expect), Ctrl-C simply returns. ``workers`` > 1
+    runs that many processes on one socket (see ``workers``).
     """
-    check_database(config)
+    check_database(config, workers)
     chosen_host = host or config.intake.host
     chosen_port = config.intake.port if port is None else port
+    if workers > 1:
+        _serve_workers(config, chosen_host, chosen_port, workers)
+        return
     server = uvicorn.Server(uvicorn_config(create_app(config), chosen_host, chosen_port))
     try:
         server.run()
@@ -56,23 +53,72 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         raise AfterwordError(f"the intake could not start on {chosen_host}:{chosen_port}")
 
 
-def check_database(config: Config) -> None:
+def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
+    """The parent of ``workers`` processes: bind, start them, wait for a signal or a crash."""
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise AfterwordError(f"the intake could not start on {host}:{port}: {exc}") from None
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    pool = WorkerPool(config, sock, workers, quiet=False)
+    try:
+        pool.start(WORKER_STARTUP_TIMEOUT_SECONDS)
+        while not stopping.wait(0.5):
+            crashed = pool.failed()
+            if crashed is not None:
+                raise AfterwordError(
+                    f"intake worker {crashed.name} exited (code {crashed.exitcode}); stopping"
+                )
+    finally:
+        pool.stop()
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket (uvicorn calls ``listen`` on it); ``port`` 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def check_database(config: Config, workers: int = 1) -> None:
     """Open (create, migrate) the database first, so a bad path is a one-line StorageError.
 
-    Failing later, inside the ASGI lifespan, would make uvicorn print a traceback.
+    Failing later, inside the ASGI lifespan, would make uvicorn print a traceback. Several
+    workers also need the lock file beside it (``lockfile``).
     """
     open_store(config.database_path, busy_timeout_ms=config.database.busy_timeout_ms).close()
+    if workers > 1:
+        WriteLock(lock_path_for(config.database_path)).close()
 
 
 class BackgroundServer:
-    """The intake on an ephemeral loopback port, in a thread; ``url`` is where it listens."""
+    """The intake on an ephemeral loopback port; ``url`` is where it listens.
 
-    def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 0) -> None:
+    One worker runs in a thread of this process (``app`` is the running app); ``workers`` > 1
+    runs that many processes instead, exactly as ``afterword serve --workers`` does (``app``
+    is then only this process's unused copy).
+    """
+
+    def __init__(
+        self, config: Config, host: str = "127.0.0.1", port: int = 0, workers: int = 1
+    ) -> None:
         self.config = config
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self.workers = workers
+        self._socket = bind_socket(host, port)
         self.host, self.port = host, int(self._socket.getsockname()[1])
         self.app = create_app(config)
         self._server = uvicorn.Server(
@@ -81,6 +127,12 @@ class BackgroundServer:
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
+        self._pool = WorkerPool(config, self._socket, workers, quiet=True) if workers > 1 else None
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (empty with one worker: it is this process)."""
+        return self._pool.pids if self._pool is not None else []
 
     @property
     def url(self) -> str:
@@ -89,10 +141,16 @@ class BackgroundServer:
 
     def start(self) -> BackgroundServer:
         try:
-            check_database(self.config)
+            check_database(self.config, self.workers)
         except AfterwordError:
             self._socket.close()
             raise
+        if self._pool is not None:
+            try:
+                self._pool.start(WORKER_STARTUP_TIMEOUT_SECONDS)
+            finally:
+                self._socket.close()  # the workers hold their own copies
+            return self
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not self._server.started:
@@ -103,7 +161,9 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, finish open requests and queued commits, join the thread."""
+        """Stop accepting, finish open requests and queued commits, join the thread(s)."""
+        if self._pool is not None:
+            self._pool.stop()
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(STARTUP_TIMEOUT_SECONDS)

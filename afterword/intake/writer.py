@@ -4,13 +4,20 @@ The database runs with ``synchronous=FULL``, so every COMMIT waits for the disk;
 request would cap the intake at the disk's fsync rate. Instead requests hand their validated,
 rendered submission to a queue and wait on a future. The writer thread takes everything queued
 (up to ``MAX_BATCH``) and, inside one ``BEGIN IMMEDIATE`` transaction, checks the thread is
-open, the parent and the duplicate rule and applies the moderation rules — each submission in
-its own SAVEPOINT, so one refusal does not sink its neighbours — commits once, and only then
-resolves the futures. A 202 therefore always
-means "on disk". Batching needs no timer: while one batch is being synced, the next one queues.
+open, the parent and the duplicate rule and applies the moderation rules — each submission
+succeeds or fails alone (its checks only read; its writes are one statement or a SAVEPOINT), so
+one refusal does not sink its neighbours — commits once, and only then resolves the futures. A
+202 therefore always means "on disk". Batching needs no timer: while one batch is being synced,
+the next one queues.
 
-CPU work (parsing, validation, Markdown) stays on the event loop; this thread only runs SQL,
-during which sqlite3 releases the GIL.
+CPU work (parsing, validation, Markdown) stays on the event loop; this thread only runs SQL.
+It shares the GIL with the event loop and must win it back after every statement, so the
+number of statements per row is what limits it: page facts are looked up once per batch and a
+pending comment on a known page is a duplicate check plus one INSERT.
+
+With several worker processes (``shared=True``) each writer takes a lock file before
+``BEGIN IMMEDIATE`` (see ``lockfile``), so writers queue in the kernel, not in SQLite's busy
+handler.
 """
 
 from __future__ import annotations
@@ -19,35 +26,21 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from afterword.config import Config
-from afterword.errors import CommentRejected, StorageError
+from afterword.errors import StorageError
+from afterword.intake.batch import Cutoffs, Entry, Stored, apply_batch
+from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.validate import Submission
 from afterword.markup import RENDERER_VERSION
-from afterword.policy import initial_status
 from afterword.store import Store, format_time, open_store, site_secret, utc_now
 from afterword.store.models import NewComment
-from afterword.store.submissions import (
-    count_approved_for_email,
-    find_duplicate,
-    insert_submission,
-    page_closed,
-    parent_problem,
-)
 
 MAX_BATCH = 256
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What the request learns once its batch committed."""
-
-    id: int
-    created: str
-    status: str
 
 
 @dataclass(frozen=True)
@@ -60,19 +53,20 @@ class Job:
     loop: asyncio.AbstractEventLoop
 
 
-@dataclass(frozen=True)
-class _Moments:
-    """Cut-off times computed once per batch."""
-
-    duplicates_since: str
-    close_before: str | None
-
-
 class Writer:
     """The single writer thread; ``submit`` is called from the event loop."""
 
-    def __init__(self, config: Config, on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        on_batch: Callable[[int], None] | None = None,
+        *,
+        shared: bool = False,
+    ) -> None:
+        """``shared``: other intake processes write the same database (``--workers``)."""
         self.config = config
+        self._shared = shared
+        self._lock: WriteLock | None = None
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
@@ -87,6 +81,8 @@ class Writer:
             self.config.database_path, busy_timeout_ms=self.config.database.busy_timeout_ms
         )
         self.secret = site_secret(self._store)
+        if self._shared:
+            self._lock = WriteLock(lock_path_for(self.config.database_path))
         self._thread = threading.Thread(target=self._run, name="afterword-writer", daemon=True)
         self._running = True
         self._thread.start()
@@ -135,6 +131,8 @@ class Writer:
                     return
         finally:
             self._store.close()
+            if self._lock is not None:
+                self._lock.close()
             self._fail_leftovers()
 
     def _fail_leftovers(self) -> None:
@@ -164,60 +162,32 @@ class Writer:
         now = datetime.now(UTC)
         window = timedelta(seconds=self.config.limits.duplicate_window_seconds)
         days = self.config.build.close_after_days
-        moments = _Moments(
+        cut = Cutoffs(
             duplicates_since=format_time(now - window),
             close_before=format_time(now - timedelta(days=days)) if days else None,
         )
+        entries = [Entry(j.submission, j.body_html, j.ip_hash, j.page_url) for j in batch]
+        created = utc_now()  # one timestamp per batch: they are committed together
+
+        def make_row(entry: Entry, status: str) -> NewComment:
+            return _new_comment(entry, status, created)
+
         outcomes: list[Stored | Exception]
         try:
-            with store.write() as conn:
-                outcomes = [self._apply(conn, job, moments) for job in batch]
+            with self._transaction(store) as conn:
+                outcomes = list(apply_batch(conn, self.config, entries, cut, make_row))
         except Exception as exc:  # the whole batch failed: nobody may wait forever
             outcomes = [_storage_error(exc) for _ in batch]
         if self._on_batch is not None:
             self._on_batch(len(batch))
         _deliver(batch, outcomes)
 
-    def _apply(self, conn: sqlite3.Connection, job: Job, moments: _Moments) -> Stored | Exception:
-        """One submission in its own SAVEPOINT: refused or failed, it leaves no trace."""
-        conn.execute("SAVEPOINT submission")
-        try:
-            stored = self._store_one(conn, job, moments)
-        except Exception as exc:
-            conn.execute("ROLLBACK TO submission")
-            conn.execute("RELEASE submission")
-            return exc if isinstance(exc, CommentRejected) else _storage_error(exc)
-        conn.execute("RELEASE submission")
-        return stored
-
-    def _store_one(self, conn: sqlite3.Connection, job: Job, moments: _Moments) -> Stored:
-        sub = job.submission
-        if page_closed(conn, sub.page_key, moments.close_before):
-            raise CommentRejected("comments on this page are closed", code="closed", status=403)
-        if sub.parent_id is not None:
-            problem = parent_problem(conn, sub.parent_id, sub.page_key)
-            if problem:
-                raise CommentRejected(f"parent {problem}", fields={"parent": problem})
-        if not sub.honeypot and self.config.limits.duplicate_window_seconds > 0:
-            found = find_duplicate(
-                conn,
-                body_hash=sub.body_hash,
-                page_key=sub.page_key,
-                ip_hash=job.ip_hash,
-                since=moments.duplicates_since,
-            )
-            if found is not None:
-                raise CommentRejected(
-                    "you already posted this comment", code="duplicate", status=409
-                )
-        status = "spam" if sub.honeypot else self._status(conn, sub, job.body_html)
-        new = _new_comment(job, status)
-        return Stored(insert_submission(conn, new), str(new.created), status)
-
-    def _status(self, conn: sqlite3.Connection, sub: Submission, body_html: str) -> str:
-        return initial_status(
-            self.config, lambda email: count_approved_for_email(conn, email), sub.email, body_html
-        )
+    @contextmanager
+    def _transaction(self, store: Store) -> Iterator[sqlite3.Connection]:
+        """``store.write()``, queued behind the other workers' writers when there are any."""
+        lock = self._lock.held() if self._lock is not None else nullcontext()
+        with lock, store.write() as conn:
+            yield conn
 
 
 def _storage_error(exc: Exception) -> Exception:
@@ -227,23 +197,23 @@ def _storage_error(exc: Exception) -> Exception:
     return exc
 
 
-def _new_comment(job: Job, status: str) -> NewComment:
-    sub = job.submission
+def _new_comment(entry: Entry, status: str, created: str) -> NewComment:
+    sub = entry.submission
     return NewComment(
         page_key=sub.page_key,
         author=sub.author,
         body=sub.body,
-        body_html=job.body_html,
+        body_html=entry.body_html,
         renderer=RENDERER_VERSION,
         parent_id=sub.parent_id,
         email=sub.email,
         website=sub.website,
         status=status,
-        ip_hash=job.ip_hash,
+        ip_hash=entry.ip_hash,
         body_hash=sub.body_hash,
         source="intake",
-        created=utc_now(),
-        page_url=job.page_url,
+        created=created,
+        page_url=entry.page_url,
     )
 
 

@@ -1,8 +1,8 @@
 """The intake's queries: the checks a submission needs, storing it, and the health probe.
 
 The writer thread calls the ``conn`` functions inside its batch transaction, so a parent that
-is approved when checked is still approved when the reply is committed, and a duplicate sent
-twice in one batch is caught (the first insert is visible to the second check).
+is approved when checked is still approved when the reply is committed. They take a whole
+batch at a time (see below, and ``intake.batch`` for the rules built on them).
 
 Reads for ``/healthz`` and ``/metrics`` use a short-lived connection of their own
 (``probe``): in WAL mode readers never wait for the writer, and the writer's connection stays
@@ -11,29 +11,38 @@ owned by its thread.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from afterword.errors import StorageError
-from afterword.store.comments import find_duplicate, insert_comment
-from afterword.store.models import NewComment
+from afterword.store.models import NewComment, utc_now
 
 __all__ = [
+    "DuplicateKey",
     "HealthReport",
     "check_health",
+    "closed_among",
     "count_approved_for_email",
-    "find_duplicate",
-    "insert_submission",
-    "page_closed",
-    "parent_problem",
+    "duplicates_among",
+    "ensure_pages",
+    "insert_batch",
     "probe",
+    "published_among",
     "queue_depth",
 ]
 
 PROBE_TIMEOUT_SECONDS = 1.0
+
+# Column order of a comment row in ``insert_batch``'s JSON array.
+_COLUMNS = (
+    "page_key", "parent_id", "status", "author", "email", "website", "body", "body_html",
+    "renderer", "created", "updated", "ip_hash", "body_hash", "source", "external_id", "extra",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,40 +50,6 @@ class HealthReport:
     """What ``/healthz`` shows when the database answers."""
 
     queue_depth: int
-
-
-def parent_problem(conn: sqlite3.Connection, parent_id: int, page_key: str) -> str | None:
-    """Why ``parent_id`` cannot be replied to on ``page_key``, or None when it can.
-
-    One message for "missing", "not approved" and "another page": the answer must not reveal
-    whether an unpublished comment with that id exists.
-    """
-    row = conn.execute(
-        "SELECT status, page_key FROM comments WHERE id = ?", (parent_id,)
-    ).fetchone()
-    if row is None or row[0] != "approved" or row[1] != page_key:
-        return "is not a published comment on this page"
-    return None
-
-
-def page_closed(conn: sqlite3.Connection, page_key: str, close_before: str | None) -> bool:
-    """Closed by a moderator (``pages.closed``), or its first approved comment is too old.
-
-    The same rule the builder uses to leave the form out of a thread; here it refuses posts
-    that bypass the form.
-    """
-    row = conn.execute("SELECT closed FROM pages WHERE key = ?", (page_key,)).fetchone()
-    if row is None:
-        return False
-    if row[0]:
-        return True
-    if close_before is None:
-        return False
-    first = conn.execute(
-        "SELECT min(created) FROM comments WHERE page_key = ? AND status = 'approved'",
-        (page_key,),
-    ).fetchone()[0]
-    return first is not None and first <= close_before
 
 
 def count_approved_for_email(conn: sqlite3.Connection, email: str) -> int:
@@ -89,9 +64,112 @@ def count_approved_for_email(conn: sqlite3.Connection, email: str) -> int:
     )
 
 
-def insert_submission(conn: sqlite3.Connection, new: NewComment) -> int:
-    """Store one checked submission inside the caller's transaction; returns its id."""
-    return insert_comment(conn, new)
+# Whole-batch statements for the intake's writer. Each is ONE sqlite3 call, whatever the batch
+# size: the writer thread shares the GIL with a busy event loop and waits for it after every
+# call, so statements per batch -- not rows -- decide how long a transaction holds the lock.
+# The rows travel as one JSON array (json_each), which keeps the SQL fixed and cached.
+
+
+def closed_among(
+    conn: sqlite3.Connection, page_keys: Iterable[str], close_before: str | None
+) -> set[str]:
+    """The pages among ``page_keys`` that ``page_closed`` would call closed."""
+    rows = conn.execute(
+        """SELECT p.key FROM pages p
+           WHERE p.key IN (SELECT value FROM json_each(?1))
+             AND (p.closed OR (?2 IS NOT NULL AND (
+                   SELECT min(c.created) FROM comments c
+                   WHERE c.page_key = p.key AND c.status = 'approved') <= ?2))""",
+        (json.dumps(sorted(set(page_keys))), close_before),
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def published_among(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """Approved comments among ``ids``: id → page key (the rest may not be replied to)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        """SELECT id, page_key FROM comments
+           WHERE id IN (SELECT value FROM json_each(?)) AND status = 'approved'""",
+        (json.dumps(wanted),),
+    ).fetchall()
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
+DuplicateKey = tuple[str, str, str]  # (body_hash, page_key, ip_hash)
+
+
+def duplicates_among(
+    conn: sqlite3.Connection, keys: Iterable[DuplicateKey], since: str
+) -> set[DuplicateKey]:
+    """The keys that match a comment created at or after ``since`` (``find_duplicate``'s
+    rule, for many submissions at once; uses the ``comments_duplicate`` index)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        """SELECT DISTINCT c.body_hash, c.page_key, c.ip_hash
+           FROM json_each(?1) j JOIN comments c
+             ON c.body_hash = json_extract(j.value, '$[0]')
+            AND c.page_key = json_extract(j.value, '$[1]')
+            AND c.ip_hash = json_extract(j.value, '$[2]')
+            AND c.created >= ?2""",
+        (json.dumps(wanted), since),
+    ).fetchall()
+    return {(str(r[0]), str(r[1]), str(r[2])) for r in rows}
+
+
+def ensure_pages(conn: sqlite3.Connection, pages: dict[str, str]) -> None:
+    """``ensure_page`` for every page key → url in one statement."""
+    if not pages:
+        return
+    conn.execute(
+        """INSERT INTO pages (key, url, title, created)
+           SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), '', ?2
+           FROM json_each(?1) WHERE true
+           ON CONFLICT (key) DO UPDATE SET
+             url = CASE WHEN pages.url = '' THEN excluded.url ELSE pages.url END""",
+        (json.dumps(sorted(pages.items())), utc_now()),
+    )
+
+
+def insert_batch(conn: sqlite3.Connection, batch: Sequence[NewComment]) -> list[int]:
+    """Insert checked submissions (pages already ensured) in one statement; their ids.
+
+    ``comments.id`` is AUTOINCREMENT and we hold the write lock, so one INSERT … SELECT
+    numbers its rows consecutively in ``json_each`` order: the ids are the last one and the
+    ``len(batch) - 1`` before it. A page's version grows by one per approved comment, as
+    ``insert_comment`` does it.
+    """
+    if not batch:
+        return []
+    rows = [
+        [getattr(new, column) for column in _COLUMNS[:9]]
+        + [new.created or utc_now()] * 2
+        + [getattr(new, column) for column in _COLUMNS[11:]]
+        for new in batch
+    ]
+    select = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+    cursor = conn.execute(
+        f"INSERT INTO comments ({', '.join(_COLUMNS)}) "  # fixed column names, values bound
+        f"SELECT {select} FROM json_each(?) ORDER BY key",
+        (json.dumps(rows),),
+    )
+    last = cursor.lastrowid
+    if cursor.rowcount != len(batch) or last is None:
+        raise StorageError(f"batch insert stored {cursor.rowcount} of {len(batch)} rows")
+    approved = Counter(new.page_key for new in batch if new.status == "approved")
+    if approved:
+        conn.execute(
+            """UPDATE pages SET version = version + bumps.n
+               FROM (SELECT json_extract(value, '$[0]') AS key, json_extract(value, '$[1]') AS n
+                     FROM json_each(?)) AS bumps
+               WHERE pages.key = bumps.key""",
+            (json.dumps(sorted(approved.items())),),
+        )
+    return list(range(last - len(batch) + 1, last + 1))
 
 
 def queue_depth(conn: sqlite3.Connection) -> int:
