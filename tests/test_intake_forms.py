@@ -117,7 +117,7 @@ def test_form_post_error_returns_to_the_form(web_intake: RunningIntake) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == (
         f"{SITE}/blog/hello/?x=1&afterword_error=invalid&afterword_fields=body%2Cemail"
-        "#afterword-form"
+        "#afterword-error"
     )
 
 
@@ -129,7 +129,7 @@ def test_form_post_unparseable_goes_back_to_the_site(web_intake: RunningIntake) 
         timeout=10,
     )
     assert response.status_code == 303
-    assert response.headers["location"] == f"{SITE}/?afterword_error=malformed#afterword-form"
+    assert response.headers["location"] == f"{SITE}/?afterword_error=malformed#afterword-error"
 
 
 def test_form_post_rate_limited_redirect_keeps_retry_after(
@@ -139,6 +139,6 @@ def test_form_post_rate_limited_redirect_keeps_retry_after(
     assert _form(intake, body="one").status_code == 303
     response = _form(intake, body="two", redirect=f"{SITE}/blog/hello/")
     assert response.headers["location"] == (
-        f"{SITE}/blog/hello/?afterword_error=rate_limited#afterword-form"
+        f"{SITE}/blog/hello/?afterword_error=rate_limited#afterword-error"
     )
     assert int(response.headers["retry-after"]) > 0

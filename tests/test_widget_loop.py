@@ -125,6 +125,8 @@ def test_widget_loop_without_javascript(chromium_browser: Browser, loop: Loop) -
         with page.expect_navigation():
             page.locator(".afterword-form [type=submit]").click()
         assert page.url == loop.page_url + "#afterword-pending"
+        assert page.locator("#afterword-pending").is_visible()
+        assert not page.locator("#afterword-error").is_visible()
         with open_store(loop.config.database_path) as store:
             rows = store.query("SELECT author, status FROM comments WHERE id = 2")
         assert [(r["author"], r["status"]) for r in rows] == [("No Script", "pending")]
@@ -133,6 +135,13 @@ def test_widget_loop_without_javascript(chromium_browser: Browser, loop: Loop) -
         include_fragment(loop)
         page.reload()
         assert page.locator("#c2 .afterword-body").inner_text() == "Posted by a plain HTML form"
+        page.fill("[name=author]", "No Script")
+        page.fill("[name=body]", "   ")  # passes the browser's `required`, empty once trimmed
+        with page.expect_navigation():
+            page.locator(".afterword-form [type=submit]").click()
+        assert page.url.endswith("?afterword_error=invalid&afterword_fields=body#afterword-error")
+        assert page.locator("#afterword-error").is_visible()
+        assert not page.locator("#afterword-pending").is_visible()
     finally:
         context.close()
 
@@ -140,7 +149,9 @@ def test_widget_loop_without_javascript(chromium_browser: Browser, loop: Loop) -
 def include_fragment(loop: Loop) -> None:
     """Regenerate the page with the fragment included, as a static site generator would."""
     container = f"<div data-afterword>{loop.fragment()}</div>"
-    write_page(loop.root / "public", KEY, page_html(container=container, script=SCRIPT))
+    head = '<link rel="stylesheet" href="/comments/afterword.css">'  # as docs/embedding.md says
+    html = page_html(container=container, script=SCRIPT, head=head)
+    write_page(loop.root / "public", KEY, html)
 
 
 def test_widget_loop_included_thread_accessible(browser_page: Page, loop: Loop) -> None:

@@ -76,7 +76,7 @@ def _form_error(request: Request, rejected: CommentRejected) -> Response:
     params = {"afterword_error": rejected.code}
     if rejected.fields:
         params["afterword_fields"] = ",".join(sorted(rejected.fields))
-    location = without_our_params(target, params) + "#afterword-form"
+    location = without_our_params(target, params) + "#afterword-error"
     return RedirectResponse(location, 303, {**request.state.cors, **rejected.headers})
 
 
