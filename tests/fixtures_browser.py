@@ -100,13 +100,15 @@ def static_server() -> Iterator[Callable[[Path], StaticServer]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_session() -> Iterator[Playwright]:
+    """Module scope, not session: while Playwright's sync API is running it owns an asyncio
+    loop on the main thread, and any later test calling ``asyncio.run`` would fail."""
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser(playwright_session: Playwright) -> Iterator[Browser]:
     browser = playwright_session.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
