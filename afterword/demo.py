@@ -36,7 +36,7 @@ from afterword.errors import AfterwordError, ConfigError
 from afterword.intake.server import BackgroundServer
 from afterword.moderation.actions import apply_action
 from afterword.pagekey import page_folder
-from afterword.store import Store, open_store
+from afterword.store import Store, count_by_status, open_store
 
 MARKER = ".afterword-demo"
 POST_KEY = "/blog/hello-world/"
@@ -139,7 +139,7 @@ def seed_comments(site: DemoSite, intake_url: str, store: Store) -> list[int]:
 
     One at a time: the intake accepts replies only to published comments.
     """
-    if store.scalar("SELECT COUNT(*) FROM comments"):
+    if any(count_by_status(store).values()):
         return []
     ids: list[int] = []
     for author, body, parent in SEED_COMMENTS:

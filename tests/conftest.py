@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from afterword.config import Config, load_config
+from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.scaffold import write_config
-from afterword.store import Store, open_store
+from afterword.store import Comment, NewComment, Store, add_comment, get_comment, open_store
 
 # boto3 against moto on loopback only: never reach for credentials or instance metadata.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -39,6 +43,57 @@ def config(site_dir: Path) -> Config:
 def store(config: Config) -> Iterator[Store]:
     with open_store(config.database_path) as opened:
         yield opened
+
+
+def afterword_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any AFTERWORD_* variable, then ``overrides`` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
+    env.update(overrides or {})
+    return env
+
+
+def run_afterword(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+    encoding: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m afterword *args`` as a user would run it: a real subprocess in ``cwd``.
+
+    The child inherits this environment minus every AFTERWORD_* variable, with ``env``
+    applied on top. Output is text (the locale's encoding unless ``encoding`` is given);
+    the exit status is left for the test to check.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "afterword", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        encoding=encoding,
+        cwd=cwd,
+        env=afterword_env(env),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def add_rendered(store: Store, body: str = "Hello there", **fields: Any) -> Comment:
+    """Store a comment by Alice on /blog/post/ (unless ``fields`` say otherwise), body rendered."""
+    fields.setdefault("page_key", "/blog/post/")
+    fields.setdefault("author", "Alice")
+    html = render_markdown(body)
+    return add_comment(
+        store, NewComment(body=body, body_html=html, renderer=RENDERER_VERSION, **fields)
+    )
+
+
+def status_of(store: Store, comment: Comment) -> str:
+    """The comment's status as stored now."""
+    found = get_comment(store, comment.id)
+    assert found is not None
+    return found.status
 
 
 pytest_plugins = ["fixtures_intake", "fixtures_s3", "fixtures_browser"]

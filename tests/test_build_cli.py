@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_afterword
 from test_build_support import add
 
 from afterword.cli import main
@@ -59,16 +58,7 @@ def test_build_cli_unwritable_output_is_one_line_error(site_dir: Path, store: St
 
 
 def _run(site_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "afterword", "build", *args],
-        cwd=site_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_afterword("build", *args, cwd=site_dir)
 
 
 def test_build_cli_subprocess_json_and_error(site_dir: Path, store: Store) -> None:

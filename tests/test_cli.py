@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import run_afterword
 
 from afterword import __version__
 from afterword.cli import main
@@ -22,16 +21,8 @@ from afterword.store import NewComment, Store, add_comment, get_comment, open_st
 
 def run(site_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m afterword`` as a user would run it, with only the given AFTERWORD_* set."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "afterword", *args],
-        capture_output=True,
-        encoding=env.get("PYTHONIOENCODING", "utf-8"),
-        cwd=site_dir,
-        env={**base, **env},
-        timeout=60,
-        check=False,
-    )
+    encoding = env.get("PYTHONIOENCODING", "utf-8")
+    return run_afterword(*args, cwd=site_dir, env=env, encoding=encoding)
 
 
 def add(store: Store, body: str = "Hello", **fields: Any) -> int:

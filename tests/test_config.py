@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_afterword
 
 from afterword.cli import main
 from afterword.config import Config, load_config
@@ -273,16 +271,7 @@ def test_config_cli_bad_env_value(site_dir: Path) -> None:
 
 def test_config_cli_error_subprocess(site_dir: Path) -> None:
     path = write(site_dir, '[build]\navatar = "robohash"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "afterword", "migrate"],
-        capture_output=True,
-        text=True,
-        cwd=site_dir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_afterword("migrate", cwd=site_dir)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr == (

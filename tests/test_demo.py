@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -14,30 +13,18 @@ from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
+from conftest import afterword_env, run_afterword
 from playwright.sync_api import Page
 
 from afterword.config import load_config
 from afterword.store import open_store
 
 POST = "blog/hello-world/"
+DEMO_ENV = {"PYTHONUNBUFFERED": "1"}  # on top of the environment minus AFTERWORD_*
 
 
 def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "afterword", "demo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=demo_env(),
-        check=False,
-    )
-
-
-def demo_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return run_afterword("demo", *args, cwd=cwd, env=DEMO_ENV)
 
 
 def comment_count(folder: Path) -> int:
@@ -123,7 +110,7 @@ def test_demo_serves_until_ctrl_c(tmp_path: Path, browser_page: Page) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=demo_env(),
+        env=afterword_env(DEMO_ENV),
     )
     try:
         site = read_until(process, r"Demo site: (http://127\.0\.0\.1:\d+/)")[1]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import add_rendered as add
+from conftest import run_afterword, status_of
 
 from afterword.cli import main
 from afterword.errors import ModerationError
@@ -23,30 +21,11 @@ from afterword.moderation.actions import (
     undo_action,
 )
 from afterword.store import (
-    Comment,
-    NewComment,
     Store,
     Transition,
-    add_comment,
-    get_comment,
     get_page,
     moderation_history,
 )
-
-
-def add(store: Store, body: str = "Hello there", **fields: Any) -> Comment:
-    fields.setdefault("page_key", "/blog/post/")
-    fields.setdefault("author", "Alice")
-    html = render_markdown(body)
-    return add_comment(
-        store, NewComment(body=body, body_html=html, renderer=RENDERER_VERSION, **fields)
-    )
-
-
-def status_of(store: Store, comment: Comment) -> str:
-    found = get_comment(store, comment.id)
-    assert found is not None
-    return found.status
 
 
 def version_of(store: Store, key: str) -> int:
@@ -209,27 +188,10 @@ def test_action_command_usage_errors(site_dir: Path, args: list[str]) -> None:
 
 def test_approve_subprocess(store: Store, site_dir: Path) -> None:
     comment = add(store)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "afterword", "approve", str(comment.id), "424242"],
-        capture_output=True,
-        text=True,
-        cwd=site_dir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_afterword("approve", str(comment.id), "424242", cwd=site_dir)
     assert done.returncode == 1
     assert done.stderr == "Error: no comment with id 424242\n"
-    done = subprocess.run(
-        [sys.executable, "-m", "afterword", "approve", str(comment.id)],
-        capture_output=True,
-        text=True,
-        cwd=site_dir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_afterword("approve", str(comment.id), cwd=site_dir)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "approved 1 comment on 1 page\n"
     assert status_of(store, comment) == "approved"

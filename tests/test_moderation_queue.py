@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import add_rendered as add
 
 from afterword.cli import main
 from afterword.errors import ModerationError
-from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.moderation.queue import (
     format_age,
     format_table,
@@ -20,16 +19,7 @@ from afterword.moderation.queue import (
     queue_item,
     terminal_safe,
 )
-from afterword.store import Comment, NewComment, Store, add_comment, format_time, parse_time
-
-
-def add(store: Store, body: str = "Hello there", **fields: Any) -> Comment:
-    fields.setdefault("page_key", "/blog/post/")
-    fields.setdefault("author", "Alice")
-    html = render_markdown(body)
-    return add_comment(
-        store, NewComment(body=body, body_html=html, renderer=RENDERER_VERSION, **fields)
-    )
+from afterword.store import Store, format_time, parse_time
 
 
 def ago(**delta: float) -> str:

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from conftest import add_rendered as add
 
-from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.moderation.signals import Signals, spam_signals, text_signals
-from afterword.store import Comment, NewComment, Store, add_comment
-
-
-def add(store: Store, body: str = "Hello there", **fields: Any) -> Comment:
-    fields.setdefault("page_key", "/blog/post/")
-    fields.setdefault("author", "Alice")
-    html = render_markdown(body)
-    return add_comment(
-        store, NewComment(body=body, body_html=html, renderer=RENDERER_VERSION, **fields)
-    )
+from afterword.store import Store
 
 
 @pytest.mark.parametrize(

@@ -10,21 +10,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import add_rendered as add
+from conftest import afterword_env, run_afterword
+from conftest import status_of as status
 
 from afterword.cli import main
-from afterword.markup import RENDERER_VERSION, render_markdown
+from afterword.markup import render_markdown
 from afterword.moderation.actions import apply_action
 from afterword.moderation.keys import key_reader
 from afterword.moderation.review import Review
 from afterword.store import (
     Comment,
-    NewComment,
     Store,
-    add_comment,
     get_comment,
     get_page,
     moderation_history,
@@ -38,15 +38,6 @@ with open(path, "w", encoding="utf-8") as f:
 """
 
 
-def add(store: Store, body: str = "Hello there", **fields: Any) -> Comment:
-    fields.setdefault("page_key", "/blog/post/")
-    fields.setdefault("author", "Alice")
-    html = render_markdown(body)
-    return add_comment(
-        store, NewComment(body=body, body_html=html, renderer=RENDERER_VERSION, **fields)
-    )
-
-
 def three(store: Store) -> list[Comment]:
     """Three pending comments, created in this order (the queue order)."""
     return [
@@ -54,12 +45,6 @@ def three(store: Store) -> list[Comment]:
         add(store, "Second comment", created="2026-01-02T00:00:00.000000Z", page_key="/b/"),
         add(store, "Third comment", created="2026-01-03T00:00:00.000000Z"),
     ]
-
-
-def status(store: Store, comment: Comment) -> str:
-    found = get_comment(store, comment.id)
-    assert found is not None
-    return found.status
 
 
 def review(keys: str, **env: str) -> Result:
@@ -249,17 +234,7 @@ def test_key_reader_ignores_whitespace_and_reports_end() -> None:
 
 def test_review_subprocess_with_keys_on_stdin(store: Store, site_dir: Path, editor: str) -> None:
     first, second, third = three(store)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "afterword", "review"],
-        input="e\na\nn\nu\nx\nr\ns\nu\nq\n",
-        capture_output=True,
-        text=True,
-        cwd=site_dir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_afterword("review", input="e\na\nn\nu\nx\nr\ns\nu\nq\n", cwd=site_dir)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     edited = get_comment(store, first.id)
@@ -291,14 +266,13 @@ def test_review_on_a_real_terminal_reads_single_keys(store: Store, site_dir: Pat
     """Over SSH stdin is a terminal: single keys without Enter, and type-ahead kept."""
     first, second, _ = three(store)
     main_fd, child_fd = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "afterword", "review"],
         stdin=child_fd,
         stdout=child_fd,
         stderr=child_fd,
         cwd=site_dir,
-        env=env,
+        env=afterword_env(),
     )
     os.close(child_fd)
     seen, deadline = bytearray(), time.monotonic() + 60

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_afterword
 
 from afterword.cli import main
 from afterword.config import Config
@@ -270,16 +268,7 @@ def test_store_corrupt_file_cli_one_line(config: Config) -> None:
 
 def test_store_corrupt_file_subprocess(config: Config, site_dir: Path) -> None:
     corrupt(config.database_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERWORD_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "afterword", "migrate"],
-        capture_output=True,
-        text=True,
-        cwd=site_dir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_afterword("migrate", cwd=site_dir)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("Error: ")
