@@ -100,7 +100,22 @@ def test_widget_load_empty_thread_for_new_page(
         "() => { const f = document.forms[0]; return [f.page.value, f.redirect.value]; }"
     )
     assert values == ["/new/Café/", server.url + "new/Caf%C3%A9/?utm=x"]
-    assert server.url + "threads/new/Caf%C3%A9/comments.html" in browser_page.requests  # type: ignore[attr-defined]
+    # The object key holds a literal "%" (threads/new/Caf%C3%A9/…): requested as %25.
+    assert server.url + "threads/new/Caf%25C3%25A9/comments.html" in browser_page.requests  # type: ignore[attr-defined]
+
+
+def test_widget_load_non_ascii_page_finds_its_thread(
+    tmp_path: Path, browser_page: Page, static_server: Callable[[Path], StaticServer]
+) -> None:
+    """A thread stored under a percent-encoded folder is fetched, not mistaken for a 404."""
+    write_widget(tmp_path)
+    key = "/blog/café/"
+    write_thread(tmp_path, key, thread_html(key, comment_html(3, "Très bon"), intake_url=DOWN))
+    write_page(tmp_path, key, page_html())
+    server = static_server(tmp_path)
+    browser_page.goto(server.url + "blog/caf%C3%A9/")
+    browser_page.locator("#c3 .afterword-body").wait_for()
+    assert browser_page.locator("#c3 .afterword-body").inner_text() == "Très bon"
 
 
 def test_widget_load_failure_says_so(

@@ -17,6 +17,10 @@
   no = () => { throw Error("afterword: bad page key"); },
   U8 = (s) => new TextEncoder().encode(s),
   OMIT = { credentials: "omit" },
+  // Object keys hold a literal "%" (threads/caf%C3%A9): servers decode the request path.
+  P = (f) => f.replaceAll("%", "%25"),
+  // S3 behind CloudFront answers 403 for a missing key unless the origin may list the bucket.
+  gone = (r) => r.status == 404 || r.status == 403,
   json = (s) => JSON.parse(s || "{}"),
   EN = { count_zero: "No comments", count_one: "1 comment", count_other: "{n} comments", load_error: "Comments could not be loaded." };
 
@@ -78,7 +82,7 @@
   if (el.aw) return;
   const o = { ...OPT, ...el.dataset };
   try {
-   const page = key(o.page || location.pathname), f = folder(page), base = new URL(o.base || ".", SRC);
+   const page = key(o.page || location.href), f = P(folder(page)), base = new URL(o.base || ".", SRC);
    el.aw = { o, page, base, url: new URL("threads/" + (f && f + "/") + "comments.html", base) };
   } catch (e) {
    return (el.aw = 1), console.warn(e);
@@ -103,7 +107,7 @@
   el.setAttribute("aria-busy", "true");
   try {
    const [sec] = await Promise.all([get(c.url).catch((r) => {
-    if (r.status != 404) throw r;
+    if (!gone(r)) throw r;
     return get(new URL("empty.html", c.base)).then((s) => {
      const f = $("form", s)?.elements;
      if (f) (f.page.value = c.page), (f.redirect.value = location.href.split("#")[0]);
@@ -242,12 +246,12 @@
  }
 
  // Count badges: docs/json-format.md
- const heads = {}, getj = (u) => (heads[u] ||= fetch(u, OMIT).then((r) => (r.ok ? r.json() : r.status == 404 ? {} : no())));
+ const heads = {}, getj = (u) => (heads[u] ||= fetch(u, OMIT).then((r) => (r.ok ? r.json() : gone(r) ? {} : no())));
  function counts() {
   $$("[data-afterword-count]").forEach(async (e) => {
    const o = { ...OPT, ...e.dataset }, S = { ...EN, ...json(o.strings) }, base = new URL(o.base || ".", SRC);
    try {
-    const k = key(o.afterwordCount || location.pathname), E = folder(k), F = "threads/" + E.slice(0, E.lastIndexOf("/") + 1);
+    const k = key(o.afterwordCount || location.href), E = P(folder(k)), F = "threads/" + E.slice(0, E.lastIndexOf("/") + 1);
     let h = await getj(new URL(F + "comments-counts.json", base)), x = 0x811c9dc5, n;
     if (h.buckets) {
      for (const b of U8(k)) x = Math.imul(x ^ b, 16777619) >>> 0;
