@@ -33,9 +33,17 @@ ENV_PREFIX = "AFTERWORD_"
 T = TypeVar("T")
 
 
-def setting(default: Any, help: str, *, path: bool = False, choices: tuple[str, ...] = ()) -> Any:
+def setting(
+    default: Any,
+    help: str,
+    *,
+    path: bool = False,
+    choices: tuple[str, ...] = (),
+    minimum: float = 0,
+    maximum: float | None = None,
+) -> Any:
     """Declare one setting: its default, the help shown in docs and the init template."""
-    meta = {"help": help, "path": path, "choices": choices}
+    meta = {"help": help, "path": path, "choices": choices, "min": minimum, "max": maximum}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -65,7 +73,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class IntakeConfig:
     host: str = setting("127.0.0.1", "Address `afterword serve` listens on.")
-    port: int = setting(8000, "Port `afterword serve` listens on.")
+    port: int = setting(8000, "Port `afterword serve` listens on.", maximum=65535)
     public_url: str = setting(
         "",
         "URL visitors post to (the form's action), e.g. https://comments.example.com. "
@@ -107,15 +115,17 @@ class BuildConfig:
     templates_dir: str = setting(
         "", "Folder of templates that override the built-in ones.", path=True
     )
-    page_size: int = setting(50, "Top-level threads per fragment part.")
+    page_size: int = setting(50, "Top-level threads per fragment part.", minimum=1)
     avatar: str = setting(
         "identicon",
         "Avatar style: none, identicon (made locally) or gravatar.",
         choices=("none", "identicon", "gravatar"),
     )
-    close_after_days: int = setting(0, "Close threads this many days after their first comment.")
+    close_after_days: int = setting(
+        0, "Close threads this many days after their first comment (0: never).", maximum=36500
+    )
     closed_pages: list[str] = setting([], "Page keys (globs) whose threads are closed.")
-    feed_size: int = setting(50, "Entries in the site-wide comment feed.")
+    feed_size: int = setting(50, "Entries in the site-wide comment feed.", minimum=1)
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,7 @@ class TargetConfig:
     endpoint_url: str = setting("", "s3: endpoint of an S3-compatible store (R2, B2, MinIO).")
     cloudfront_distribution_id: str = setting("", "CloudFront distribution to invalidate.")
     purge_url: str = setting("", "Other CDNs: URL template POSTed per changed path ({path}).")
-    max_workers: int = setting(8, "Parallel uploads.")
+    max_workers: int = setting(8, "Parallel uploads.", minimum=1, maximum=256)
     invalidation_wildcard_over: int = setting(
         500, "Above this many changed paths, invalidate one wildcard for the prefix."
     )
@@ -288,8 +298,8 @@ def _build_section(
             raise ConfigError(f"{origin} must be one of {', '.join(choices)} (got {value!r})")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{origin} must be a finite number (got {value})")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{origin} must not be negative (got {value})")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            _check_range(value, fld.metadata, origin)
         if fld.metadata.get("path") and value:
             value = str((root / Path(value).expanduser()).resolve())
         values[name] = value
@@ -297,6 +307,18 @@ def _build_section(
         if fld.metadata.get("path") and name not in values and fld.default:
             values[name] = str((root / str(fld.default)).resolve())
     return cls(**values)
+
+
+def _check_range(value: float, meta: Mapping[str, Any], origin: str) -> None:
+    low, high = meta["min"], meta["max"]
+    if value < low:
+        raise ConfigError(
+            f"{origin} must not be negative (got {value})"
+            if low == 0
+            else f"{origin} must be at least {low:g} (got {value})"
+        )
+    if high is not None and value > high:
+        raise ConfigError(f"{origin} must be at most {high:g} (got {value})")
 
 
 def _check_type(value: Any, hint: Any, origin: str) -> Any:

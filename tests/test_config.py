@@ -200,8 +200,11 @@ def test_config_relative_paths_resolve_against_config_folder(
         ),
         (
             '[targets.cdn]\nkind = "s3"\nbucket = "b"\nmax_workers = -2\n',
-            "targets.cdn.max_workers must not be negative",
+            "targets.cdn.max_workers must be at least 1 (got -2)",
         ),
+        ("[build]\npage_size = 0\n", "build.page_size must be at least 1 (got 0)"),
+        ("[build]\nclose_after_days = 1000000\n", "build.close_after_days must be at most 36500"),
+        ("[intake]\nport = 70000\n", "intake.port must be at most 65535 (got 70000)"),
         ("[site\nurl = 1\n", "not valid TOML"),
         ('[site]\nurl = "a"\nurl = "b"\n', "not valid TOML"),
     ],

@@ -88,13 +88,17 @@ def _build(
     secret = site_secret(store)
     renderer = PageRenderer(config, secret, moment)
     plan = plan_build(config, store, full=full, close_before=renderer.close_before)
-    if plan.full:
+    total = count_pages_to_build(store, full=plan.full) + len(plan.closing)
+    if plan.full or total:
+        # Pages are marked built batch by batch, before counts and feeds are written: if this
+        # build dies in between, the missing fingerprint makes the next build a full one.
         forget_fingerprint(store)
+    if plan.full:
         start_produced(store)
     writer = OutputWriter(output, store, full=plan.full)
     counts = CountUpdater()
     rendered = _render_pages(
-        config, store, plan, renderer, writer, counts, on_progress, secret=secret, now=moment
+        config, store, plan, renderer, writer, counts, on_progress, total, secret=secret, now=moment
     )
     if plan.full or rendered:
         writer.put(site_feed(renderer.feeds, recent_comments(store, config.build.feed_size)))
@@ -129,11 +133,11 @@ def _render_pages(
     writer: OutputWriter,
     counts: CountUpdater,
     on_progress: Progress | None,
+    total: int,
     *,
     secret: bytes,
     now: datetime,
 ) -> int:
-    total = count_pages_to_build(store, full=plan.full) + len(plan.closing)
     batches = chain(page_batches(store, full=plan.full), _closing_pages(store, plan))
     workers = worker_count(total, full=plan.full)
     rendered = 0

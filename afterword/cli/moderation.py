@@ -21,7 +21,7 @@ from afterword.moderation import (
     queue_item,
 )
 
-ids_argument = click.argument("ids", nargs=-1, type=click.IntRange(min=1), required=True)
+ids_argument = click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), required=True)
 
 
 @click.command("queue")
