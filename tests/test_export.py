@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from afterword.cli import main
+from afterword.config import load_config
 from afterword.errors import ImportFailed
+from afterword.importers import export
 from afterword.importers.erase import erase_person
 from afterword.importers.export import export_person, export_site, read_export, restore_export
 from afterword.importers.run import ImportOptions, import_file
@@ -134,6 +136,42 @@ def test_export_file_is_private_and_atomic(store: Store, tmp_path: Path) -> None
         export_site(store, tmp_path / "missing" / "e.json")
 
 
+def test_export_does_not_reuse_a_leftover_temp_file(store: Store, tmp_path: Path) -> None:
+    """A world-readable leftover at the old fixed temp name must not lend its mode."""
+    populate(store)
+    leftover = tmp_path / ".e.json.tmp"
+    leftover.write_text("stale")
+    leftover.chmod(0o644)
+    export_site(store, tmp_path / "e.json")
+    assert stat.S_IMODE((tmp_path / "e.json").stat().st_mode) == 0o600
+    assert (tmp_path / "e.json").read_text().startswith('{"format": "afterword-export"')
+    assert leftover.read_text() == "stale"
+
+
+def test_export_does_not_follow_a_planted_symlink(store: Store, tmp_path: Path) -> None:
+    """A symlink at the old temp name must not redirect the e-mail addresses elsewhere."""
+    populate(store)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    victim.chmod(0o644)
+    (tmp_path / ".e.json.tmp").symlink_to(victim)
+    export_site(store, tmp_path / "e.json")
+    assert victim.read_text() == "precious"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644
+    result = tmp_path / "e.json"
+    assert not result.is_symlink()
+    assert stat.S_IMODE(result.stat().st_mode) == 0o600
+    assert "zoe@example.org" in result.read_text()
+
+
+def test_export_failed_rename_leaves_no_temp_file(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    (folder / "e.json").mkdir(parents=True)
+    with pytest.raises(ImportFailed, match=r"e\.json: cannot write the export: Is a directory"):
+        export_site(store, folder / "e.json")
+    assert [p.name for p in folder.iterdir()] == ["e.json"]
+
+
 def mangle(tmp_path: Path, store: Store, change: Any) -> Path:
     populate(store)
     path = tmp_path / "e.json"
@@ -144,18 +182,56 @@ def mangle(tmp_path: Path, store: Store, change: Any) -> Path:
     return path
 
 
+def change_row(table: str, index: int, **values: Any) -> Any:
+    """A mangler that sets fields of one row of the export."""
+    return lambda d: d[table][index].update(values)
+
+
+TIME = r"not a timestamp like 2026-11-28T08:40:00\.123456Z"
 BROKEN = [
     (lambda d: d.update(format="other"), 'not an afterword export \\(no "format"'),
     (lambda d: d.update(version=2), "export version 2 is not supported"),
     (lambda d: d.pop("comments"), "the export has no 'comments' list"),
     (lambda d: d["comments"][0].pop("email"), "comments\\[0\\] does not have the documented"),
-    (lambda d: d["pages"][0].update(key="/a/../b"), "pages\\[0\\] has a page key that is not"),
-    (lambda d: d["comments"][0].update(status="weird"), "the database refused a row: CHECK"),
-    (lambda d: d["comments"][1].update(parent_id=999), "comments row 2 refers to a row the"),
+    (change_row("pages", 0, key="/a/../b"), r"pages\[0\]\.key: not a canonical page key"),
+    (change_row("comments", 0, status="weird"), r"comments\[0\]\.status: not one of pending,"),
+    (change_row("comments", 1, parent_id=999), r"comments\[1\]\.parent_id: no comment 999 in"),
+]
+# One row per kind of bad value: every one must be refused, by name, before anything is written.
+BAD_VALUES = [
+    (change_row("comments", 11, created="2020-01-01"), rf"comments\[11\]\.created: {TIME}"),
+    (change_row("comments", 0, updated="2026-11-28 08:40:00"), rf"comments\[0\]\.updated: {TIME}"),
+    (change_row("comments", 0, created="2026-1-5T08:40:00.1Z"), rf"comments\[0\]\.created: {TIME}"),
+    (change_row("comments", 0, created=1764319200), rf"comments\[0\]\.created: {TIME}"),
+    (change_row("pages", 2, created="yesterday"), rf"pages\[2\]\.created: {TIME}"),
+    (change_row("moderation_log", 0, at=""), rf"moderation_log\[0\]\.at: {TIME}"),
+    (change_row("moderation_log", 1, to_status="gone"), r"moderation_log\[1\]\.to_status: not"),
+    (change_row("comments", 3, id="4"), r"comments\[3\]\.id: not a positive integer id"),
+    (change_row("comments", 3, id=True), r"comments\[3\]\.id: not a positive integer id"),
+    (change_row("comments", 3, id=2**64), r"comments\[3\]\.id: not a positive integer id"),
+    (change_row("comments", 3, id=-4), r"comments\[3\]\.id: not a positive integer id"),
+    (change_row("comments", 1, parent_id=3.0), r"comments\[1\]\.parent_id: not null or a pos"),
+    (change_row("comments", 1, parent_id=False), r"comments\[1\]\.parent_id: not null or a pos"),
+    (change_row("moderation_log", 0, comment_id="18"), r"moderation_log\[0\]\.comment_id: not"),
+    (change_row("pages", 0, closed=True), r"pages\[0\]\.closed: not 0 or 1 \(got True\)"),
+    (change_row("pages", 0, closed=2), r"pages\[0\]\.closed: not 0 or 1"),
+    (change_row("pages", 0, closed="0"), r"pages\[0\]\.closed: not 0 or 1"),
+    (change_row("comments", 0, author=None), r"comments\[0\]\.author: not a text \(got None\)"),
+    (change_row("comments", 0, body="\ud800"), r"comments\[0\]\.body: not a text"),
+    (change_row("comments", 0, external_id=5), r"comments\[0\]\.external_id: not null or a text"),
+    (change_row("comments", 0, extra="{nope"), r"comments\[0\]\.extra: not a JSON object"),
+    (change_row("comments", 0, extra="[1]"), r"comments\[0\]\.extra: not a JSON object"),
+    (change_row("comments", 0, page_key="/gone/"), r"comments\[0\]\.page_key: no page '/gone/'"),
+    (change_row("comments", 1, parent_id=7), r"comments\[1\]\.parent_id: comment 7 is on anoth"),
+    (change_row("comments", 0, parent_id=1), r"comments\[0\]\.parent_id: the reply chain of co"),
+    (change_row("comments", 2, parent_id=2), r"comments\[1\]\.parent_id: the reply chain of co"),
+    (change_row("moderation_log", 2, comment_id=99), r"moderation_log\[2\]\.comment_id: no comm"),
+    (lambda d: d["comments"].append(dict(d["comments"][4])), r"comments\[18\]: 5 appears twice"),
+    (lambda d: d["pages"].append(dict(d["pages"][1])), r"pages\[5\]: '/b/' appears twice"),
 ]
 
 
-@pytest.mark.parametrize(("change", "message"), BROKEN)
+@pytest.mark.parametrize(("change", "message"), BROKEN + BAD_VALUES)
 def test_export_restore_refuses_broken_files(
     store: Store, tmp_path: Path, change: Any, message: str
 ) -> None:
@@ -164,6 +240,56 @@ def test_export_restore_refuses_broken_files(
         with pytest.raises(ImportFailed, match=message):
             restore_export(copy, path)
         assert copy.scalar("SELECT count(*) FROM comments") == 0
+        assert copy.scalar("SELECT count(*) FROM pages") == 0
+
+
+def test_export_validation_covers_every_exported_column() -> None:
+    assert {name: tuple(export.FIELDS[name]) for name, _ in export.TABLES} == dict(export.TABLES)
+
+
+def test_export_restore_links_replies_to_comments_already_stored(
+    store: Store, tmp_path: Path
+) -> None:
+    """A restore may continue an earlier one: parents and logged comments may be stored."""
+    populate(store)
+    whole = tmp_path / "e.json"
+    export_site(store, whole)
+    data = json.loads(whole.read_text())
+    replies = [c for c in data["comments"] if c["parent_id"] is not None]
+    first = {**data, "comments": [c for c in data["comments"] if c not in replies]}
+    first["moderation_log"] = []
+    second = {**data, "comments": replies}
+    paths = [tmp_path / "first.json", tmp_path / "second.json"]
+    for target, part in zip(paths, (first, second), strict=True):
+        target.write_text(json.dumps(part))
+    with open_store(tmp_path / "copy.sqlite") as copy:
+        with pytest.raises(ImportFailed, match=r"comments\[1\]\.parent_id: no comment 1 in"):
+            restore_export(copy, paths[1])
+        restore_export(copy, paths[0])
+        result = restore_export(copy, paths[1])
+        assert (result["imported"], result["moderation_log"]) == (len(replies), 3)
+        assert rows(copy) == rows(store)
+
+
+def test_export_cli_refuses_a_bad_timestamp_and_writes_nothing(
+    site_dir: Path, store: Store
+) -> None:
+    """The reported bug: a restored "2020-01-01" made every later ``queue`` run fail."""
+    path = mangle(site_dir, store, change_row("comments", 11, created="2020-01-01"))
+    fresh = site_dir / "fresh"
+    fresh.mkdir()
+    (fresh / "afterword.toml").write_text((site_dir / "afterword.toml").read_text())
+    args = ["--config", str(fresh / "afterword.toml")]
+    result = CliRunner().invoke(main, [*args, "import", "afterword", str(path)])
+    assert result.exit_code != 0
+    assert result.output == (
+        f"Error: {path}: comments[11].created: not a timestamp like "
+        "2026-11-28T08:40:00.123456Z (got '2020-01-01')\n"
+    )
+    queue = CliRunner().invoke(main, [*args, "queue", "--status", "all"])
+    assert (queue.exit_code, queue.output) == (0, "No comments.\n")
+    with open_store(load_config(fresh / "afterword.toml").database_path) as restored:
+        assert restored.scalar("SELECT count(*) FROM comments") == 0
 
 
 def test_export_restore_of_garbage(store: Store, tmp_path: Path) -> None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from afterword.errors import ImportFailed, InvalidPageKey
 from afterword.pagekey import normalize_page_key
-from afterword.store import Store
+from afterword.store import Store, format_time, parse_time
+from afterword.store.migrations import STATUSES
 from afterword.store.transfer import (
     COMMENT_COLUMNS,
     LOG_COLUMNS,
@@ -26,6 +28,8 @@ from afterword.store.transfer import (
     iter_rows,
     person_rows,
     restore_rows,
+    stored_comment_pages,
+    stored_page_keys,
 )
 
 FORMAT = "afterword-export"
@@ -53,21 +57,32 @@ def export_person(store: Store, email: str, path: Path) -> dict[str, int]:
 def _write(
     path: Path, scope: object, sections: dict[str, Iterable[dict[str, Any]]]
 ) -> dict[str, int]:
-    """Write atomically (temp file, then rename) and privately: the export holds e-mails."""
+    """Write atomically and privately: the export holds e-mail addresses.
+
+    ``mkstemp`` creates a fresh file with mode 0600 and ``O_EXCL`` beside the target, so a
+    leftover temp file (with looser permissions) or a symlink planted at a predictable name
+    is never reused or followed; ``os.replace`` then swaps it in as one step.
+    """
     counts: dict[str, int] = {}
-    temp = path.with_name(f".{path.name}.tmp")
+    temp: Path | None = None
     try:
-        fd = os.open(temp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        temp = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(f'{{"format": "{FORMAT}", "version": {VERSION},\n')
             out.write(f' "scope": {_dump(scope)}')
-            for name, rows in sections.items():
-                counts[name] = _write_section(out, name, rows)
+            for section, rows in sections.items():
+                counts[section] = _write_section(out, section, rows)
             out.write("\n}\n")
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temp, path)
+        temp = None
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise ImportFailed(f"{path}: cannot write the export: {exc.strerror or exc}") from None
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
     return counts
 
 
@@ -86,7 +101,12 @@ def _dump(value: object) -> str:
 
 
 def read_export(path: Path) -> dict[str, Any]:
-    """Load and check an export: format, version, scope and every row's columns."""
+    """Load and check an export: format, version, scope, and every row's fields and values.
+
+    Every value is checked here, before anything is written: a malformed timestamp or
+    status that reached the database would make later commands (``afterword queue``, the
+    builder) fail on every run, long after the restore reported success.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -103,23 +123,139 @@ def read_export(path: Path) -> dict[str, Any]:
         rows = data.get(name)
         if not isinstance(rows, list):
             raise ImportFailed(f"{path}: the export has no {name!r} list")
+        seen: set[object] = set()
         for index, row in enumerate(rows):
             if not isinstance(row, dict) or set(row) != set(columns):
                 raise ImportFailed(f"{path}: {name}[{index}] does not have the documented fields")
-            _check_key(path, f"{name}[{index}]", row.get("key", row.get("page_key")))
+            _check_values(path, f"{name}[{index}]", FIELDS[name], row)
+            ident = row["key"] if name == "pages" else row["id"]
+            if ident in seen:
+                raise ImportFailed(f"{path}: {name}[{index}]: {ident!r} appears twice in the file")
+            seen.add(ident)
+    _check_cycles(path, data["comments"])
     return data
 
 
-def _check_key(path: Path, where: str, key: object) -> None:
-    """Page keys name output folders: only canonical ones may enter the database."""
-    if key is None:
-        return
+def _check_values(path: Path, where: str, kinds: dict[str, str], row: dict[str, Any]) -> None:
+    for field, kind in kinds.items():
+        valid, expected = KINDS[kind]
+        value = row[field]
+        if not valid(value):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise ImportFailed(f"{path}: {where}.{field}: {expected} (got {shown})")
+
+
+def _check_cycles(path: Path, comments: list[dict[str, Any]]) -> None:
+    """A reply chain that loops back has no top-level comment: no thread could show it."""
+    parents = {row["id"]: row["parent_id"] for row in comments}
+    index = {row["id"]: i for i, row in enumerate(comments)}
+    done: set[int] = set()
+    for start in parents:
+        trail: list[int] = []
+        node = start
+        while node in parents and node not in done:
+            if node in trail:
+                raise ImportFailed(
+                    f"{path}: comments[{index[node]}].parent_id: "
+                    f"the reply chain of comment {node} loops back to itself"
+                )
+            trail.append(node)
+            node = parents[node]
+        done.update(trail)
+
+
+def _check_links(path: Path, conn: sqlite3.Connection, data: dict[str, Any]) -> None:
+    """Every page key, parent and logged comment exists, in the file or already stored."""
+    comments: list[dict[str, Any]] = data["comments"]
+    keys = {row["key"] for row in data["pages"]}
+    pages = {row["id"]: row["page_key"] for row in comments}
+    keys |= stored_page_keys(conn, {row["page_key"] for row in comments} - keys)
+    wanted = {row["parent_id"] for row in comments} | {
+        e["comment_id"] for e in data["moderation_log"]
+    }
+    pages |= stored_comment_pages(conn, wanted - set(pages) - {None})
+    for index, row in enumerate(comments):
+        where, parent = f"{path}: comments[{index}]", row["parent_id"]
+        if row["page_key"] not in keys:
+            raise ImportFailed(f"{where}.page_key: no page {row['page_key']!r} {ELSEWHERE}")
+        if parent is not None and parent not in pages:
+            raise ImportFailed(f"{where}.parent_id: no comment {parent} {ELSEWHERE}")
+        if parent is not None and pages[parent] != row["page_key"]:
+            raise ImportFailed(f"{where}.parent_id: comment {parent} is on another page")
+    for index, entry in enumerate(data["moderation_log"]):
+        if entry["comment_id"] not in pages:
+            raise ImportFailed(
+                f"{path}: moderation_log[{index}].comment_id: "
+                f"no comment {entry['comment_id']} {ELSEWHERE}"
+            )
+
+
+def _is_id(value: object) -> bool:
+    """A row id: an int (not a bool) that SQLite can hold, above zero."""
+    return type(value) is int and 0 < value <= MAX_ID
+
+
+def _is_text(value: object) -> bool:
+    """A string SQLite can store: lone surrogates (from JSON escapes) cannot be encoded."""
+    if not isinstance(value, str):
+        return False
     try:
-        canonical = isinstance(key, str) and normalize_page_key(key) == key
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_time(value: object) -> bool:
+    """The one stored format, exactly: the queue and threads sort timestamps as text."""
+    try:
+        return isinstance(value, str) and format_time(parse_time(value)) == value
+    except ValueError:
+        return False
+
+
+def _is_json_object(value: object) -> bool:
+    try:
+        return _is_text(value) and isinstance(json.loads(str(value)), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _is_key(value: object) -> bool:
+    """Page keys name output folders: only canonical ones may enter the database."""
+    try:
+        return _is_text(value) and normalize_page_key(str(value)) == value
     except InvalidPageKey:
-        canonical = False
-    if not canonical:
-        raise ImportFailed(f"{path}: {where} has a page key that is not canonical: {key!r}")
+        return False
+
+
+MAX_ID = 2**63 - 1
+ELSEWHERE = "in the file or the database"
+TIME_EXAMPLE = "2026-11-28T08:40:00.123456Z"
+KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "id": (_is_id, "not a positive integer id"),
+    "id?": (lambda v: v is None or _is_id(v), "not null or a positive integer id"),
+    "text": (_is_text, "not a text"),
+    "text?": (lambda v: v is None or _is_text(v), "not null or a text"),
+    "time": (_is_time, f"not a timestamp like {TIME_EXAMPLE}"),
+    "status": (lambda v: v in STATUSES, f"not one of {', '.join(STATUSES)}"),
+    "flag": (lambda v: type(v) is int and v in (0, 1), "not 0 or 1"),
+    "json": (_is_json_object, "not a JSON object as text"),
+    "key": (_is_key, "not a canonical page key"),
+}
+FIELDS: dict[str, dict[str, str]] = {
+    "pages": {"key": "key", "url": "text", "title": "text", "closed": "flag", "created": "time"},
+    "comments": {
+        "id": "id", "page_key": "key", "parent_id": "id?", "status": "status", "author": "text",
+        "email": "text", "website": "text", "body": "text", "body_html": "text",
+        "renderer": "text", "created": "time", "updated": "time", "ip_hash": "text",
+        "body_hash": "text", "source": "text", "external_id": "text?", "extra": "json",
+    },
+    "moderation_log": {
+        "id": "id", "comment_id": "id", "action": "text", "from_status": "status",
+        "to_status": "status", "actor": "text", "reason": "text", "at": "time",
+    },
+}  # fmt: skip
 
 
 def restore_export(store: Store, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
@@ -128,6 +264,7 @@ def restore_export(store: Store, path: Path, *, dry_run: bool = False) -> dict[s
     result: dict[str, Any] = {"source": "afterword", "path": str(path), "dry_run": dry_run}
     try:
         with store.write() as conn:
+            _check_links(path, conn, data)
             added, present = restore_rows(
                 conn, data["pages"], data["comments"], data["moderation_log"]
             )

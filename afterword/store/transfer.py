@@ -326,3 +326,21 @@ def erase_email(
 def json_extra(parent_external_id: str | None) -> str:
     """The ``extra`` column of an imported comment: the source's parent id, for linking."""
     return "{}" if parent_external_id is None else json.dumps({"parent": parent_external_id})
+
+
+def stored_page_keys(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
+    """Which of these page keys the database already has (a restore may add to them)."""
+    rows = conn.execute(
+        "SELECT key FROM pages WHERE key IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(keys)),),
+    )
+    return {str(key) for (key,) in rows}
+
+
+def stored_comment_pages(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The page of each of these comment ids already stored (restored replies may answer them)."""
+    rows = conn.execute(
+        "SELECT id, page_key FROM comments WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(ids)),),
+    )
+    return {int(comment_id): str(key) for comment_id, key in rows}
