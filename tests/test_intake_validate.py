@@ -19,6 +19,7 @@ from afterword.intake.validate import (
     body_hash,
     clean_body,
     clean_line,
+    honeypot_filled,
     page_allowed,
     validate_submission,
 )
@@ -123,6 +124,17 @@ def test_validate_submission_honeypot_is_flagged_not_refused() -> None:
     assert not validate_submission(comment_fields(phone="  "), LIMITS).honeypot
 
 
+@pytest.mark.parametrize("value", [1, 0, False, "a\x00", "\x00", ["x"], [], {}, "\ud800", "x"])
+def test_honeypot_filled_by_any_non_string_or_non_blank_value(value: object) -> None:
+    assert honeypot_filled(value)
+    assert validate_submission(comment_fields(phone=value), LIMITS).honeypot
+
+
+@pytest.mark.parametrize("value", [None, "", "  \t"])
+def test_honeypot_filled_not_by_missing_or_blank(value: object) -> None:
+    assert not honeypot_filled(value)
+
+
 def test_clean_body_strips_controls_and_bidi_but_keeps_lines() -> None:
     text = "\r\n line one\r\nline\ttwo\x07\x1b[31m\u202eevil\u2069\u0085\rend  "
     assert clean_body(text) == "line one\nline\ttwo[31mevil\nend"
@@ -211,6 +223,8 @@ def test_parse_fields_first_repeated_form_field_wins() -> None:
     [
         ("application/json", b"{not json"),
         ("application/json", b"[1, 2]"),
+        ("application/json", b"[" * 30_000 + b"]" * 30_000),
+        ("application/json", b'{"a": ' * 30_000 + b"1" + b"}" * 30_000),
         ("application/json", b'{"body": "\xff"}'),
         ("application/x-www-form-urlencoded", b"body=%FF%FE"),
         ("application/x-www-form-urlencoded", b"body=\xff"),

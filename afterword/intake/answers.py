@@ -5,10 +5,15 @@ and 405) raised wherever it was found. ``answer_error`` turns it into
 ``{"error": {"code", "message", "fields"}}`` with the right status and headers — or, for a
 plain HTML form post, into a 303 back to the page with ``?afterword_error=<code>``, because a
 browser without JavaScript would otherwise show the visitor raw JSON.
+
+A ``StorageError``'s text names the database file and SQLite's complaint: useful to the
+operator, a map of the server to anyone else. So it is logged (logger ``afterword.intake``)
+and the client gets a fixed ``STORAGE_MESSAGE`` with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -24,6 +29,10 @@ if TYPE_CHECKING:
 
 OUTCOME_BY_CODE = {"rate_limited": "rate-limited", "duplicate": "duplicate"}
 STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
+STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"
+STORAGE_RETRY_AFTER = "5"
+
+log = logging.getLogger("afterword.intake")
 
 
 def _state(request: Request) -> Intake:
@@ -60,8 +69,12 @@ def _as_rejected(exc: Exception) -> CommentRejected:
             str(exc.detail), code=code, status=exc.status_code, headers=exc.headers
         )
     if isinstance(exc, StorageError):
+        log.warning("storage unavailable: %s", exc)
         return CommentRejected(
-            str(exc), code="unavailable", status=503, headers={"Retry-After": "5"}
+            STORAGE_MESSAGE,
+            code="unavailable",
+            status=503,
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
         )
     if isinstance(exc, AfterwordError):
         return CommentRejected(str(exc), code="error", status=500)

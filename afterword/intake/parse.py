@@ -91,6 +91,8 @@ def _parse_json(body: bytes) -> dict[str, object]:
         raise _malformed("the body is not valid UTF-8") from None
     except ValueError as exc:
         raise _malformed(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # "[[[[…" under the size cap: deeper than the parser may go
+        raise _malformed("the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise _malformed("the body must be a JSON object")
     return data

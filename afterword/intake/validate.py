@@ -103,8 +103,20 @@ def validate_submission(
         parent_id=parent,
         email=email or "",
         website=website or "",
-        honeypot=bool(_text(fields.get(HONEYPOT_FIELD)).strip()),
+        honeypot=honeypot_filled(fields.get(HONEYPOT_FIELD)),
     )
+
+
+def honeypot_filled(value: object) -> bool:
+    """Whether the hidden ``phone`` field was filled in — by a bot, since humans never see it.
+
+    Deliberately not ``_text``: whatever a bot puts there (a number, a list, NUL) must be
+    caught as spam and answered like success, never refused or turned into a 500 that tells
+    the bot its trick was noticed. Missing, JSON null or blank is a human.
+    """
+    if value is None:
+        return False
+    return not isinstance(value, str) or bool(value.strip())
 
 
 def page_allowed(page_key: str, pages: Sequence[str]) -> bool:

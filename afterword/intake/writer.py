@@ -15,6 +15,11 @@ It shares the GIL with the event loop and must win it back after every statement
 number of statements per row is what limits it: page facts are looked up once per batch and a
 pending comment on a known page is a duplicate check plus one INSERT.
 
+Every job taken off the queue gets an outcome, whatever happens: a batch that fails anywhere —
+in its transaction, or in the preparation before it — answers each of its requests (503 for
+storage trouble, 500 for anything else, the detail logged to ``afterword.intake``) and the
+thread goes on with the next batch. A dead writer would leave requests waiting forever.
+
 With several worker processes (``shared=True``) each writer takes a lock file before
 ``BEGIN IMMEDIATE`` (see ``lockfile``), so writers queue in the kernel, not in SQLite's busy
 handler.
@@ -23,6 +28,7 @@ handler.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from afterword.config import Config
-from afterword.errors import StorageError
+from afterword.errors import CommentRejected, StorageError
 from afterword.intake.batch import Cutoffs, Entry, Stored, apply_batch
 from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.validate import Submission
@@ -41,6 +47,8 @@ from afterword.store import Store, format_time, open_store, site_secret, utc_now
 from afterword.store.models import NewComment
 
 MAX_BATCH = 256
+
+log = logging.getLogger("afterword.intake")
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ class Writer:
                 if job is None:
                     return
                 batch, stopping = self._drain(job)
-                self._commit(self._store, batch)
+                self._settle_batch(self._store, batch)
                 if stopping:
                     return
         finally:
@@ -158,7 +166,23 @@ class Writer:
             batch.append(job)
         return batch, False
 
-    def _commit(self, store: Store, batch: list[Job]) -> None:
+    def _settle_batch(self, store: Store, batch: list[Job]) -> None:
+        """Commit one batch; whatever goes wrong, every job in it is answered."""
+        try:
+            outcomes = self._commit(store, batch)
+        except Exception as exc:  # the whole batch failed: nobody may wait forever
+            outcomes = [_batch_error(exc) for _ in batch]
+            if not _is_storage(exc):
+                log.error("a batch of %d comments failed", len(batch), exc_info=exc)
+        try:
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
+        except Exception:
+            log.exception("the batch observer failed")
+        _deliver(batch, outcomes)
+
+    def _commit(self, store: Store, batch: list[Job]) -> list[Stored | Exception]:
+        """Everything a batch needs, then its one transaction: one outcome per job."""
         now = datetime.now(UTC)
         window = timedelta(seconds=self.config.limits.duplicate_window_seconds)
         days = self.config.build.close_after_days
@@ -172,15 +196,8 @@ class Writer:
         def make_row(entry: Entry, status: str) -> NewComment:
             return _new_comment(entry, status, created)
 
-        outcomes: list[Stored | Exception]
-        try:
-            with self._transaction(store) as conn:
-                outcomes = list(apply_batch(conn, self.config, entries, cut, make_row))
-        except Exception as exc:  # the whole batch failed: nobody may wait forever
-            outcomes = [_storage_error(exc) for _ in batch]
-        if self._on_batch is not None:
-            self._on_batch(len(batch))
-        _deliver(batch, outcomes)
+        with self._transaction(store) as conn:
+            return list(apply_batch(conn, self.config, entries, cut, make_row))
 
     @contextmanager
     def _transaction(self, store: Store) -> Iterator[sqlite3.Connection]:
@@ -190,11 +207,19 @@ class Writer:
             yield conn
 
 
-def _storage_error(exc: Exception) -> Exception:
-    """SQLite trouble is a 503 for the client; anything else is a bug and stays itself."""
-    if isinstance(exc, StorageError | sqlite3.Error):
+def _is_storage(exc: Exception) -> bool:
+    return isinstance(exc, StorageError | sqlite3.Error)
+
+
+def _batch_error(exc: Exception) -> Exception:
+    """One fresh exception per job (each request raises its own).
+
+    SQLite trouble is a 503 for the client (``answers`` logs the detail and hides it);
+    anything else is a bug, logged here once per batch, and a plain 500 for the client.
+    """
+    if _is_storage(exc):
         return StorageError(f"the comment could not be stored: {exc}")
-    return exc
+    return CommentRejected("internal error", code="internal", status=500)
 
 
 def _new_comment(entry: Entry, status: str, created: str) -> NewComment:
