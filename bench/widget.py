@@ -9,6 +9,9 @@ on loopback and loads a page whose comment container is in view, in Debian's Chr
   sees the first ``.afterword-comment`` arrive, and the next animation frame after that
   records ``performance.now()`` (navigation start is ``performance.timeOrigin``). Each load
   uses a fresh browser context (cold cache: the server also sends ``no-store``).
+- the same, side by side, for the floor no script can beat: the same page with the fragment
+  included at build time and the stylesheet linked in ``<head>`` (no fetch at all). The
+  difference is what lazy loading costs; the floor is this machine's headless Chromium.
 - bytes a reader downloads for the comments: afterword.js + afterword.css + the page's
   fragment, gzipped at level 6 as a CDN would serve them (level 9 shown too), against
   Isso's 22.3 KB widget + 35.5 KB thread.
@@ -34,6 +37,7 @@ from afterword.pagekey import page_folder
 from afterword.store import open_store
 
 KEY = "/blog/post/"
+INLINE = "/blog/inline/"  # the same thread included at build time: the floor
 ISSO_KB = (22.3, 35.5)
 CHROMIUM_ARGS = [
     "--headless",
@@ -95,33 +99,54 @@ def make_site(root: Path, comments: int) -> tuple[Path, str]:
         '<script src="/comments/afterword.js" defer></script></body></html>',
         encoding="utf-8",
     )
+    fragment = (public / "comments" / page_folder(KEY) / "comments.html").read_text("utf-8")
+    inline = public / INLINE.strip("/") / "index.html"
+    inline.parent.mkdir(parents=True)
+    inline.write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Post</title>'
+        f'<script>{TIMING}</script><link rel="stylesheet" href="/comments/afterword.css">'
+        f"</head><body><h1>A post</h1><div data-afterword>{fragment}</div>"
+        '<script src="/comments/afterword.js" defer></script></body></html>',
+        encoding="utf-8",
+    )
     return public, f"http://127.0.0.1:{site_port}/"
 
 
-def time_loads(public: Path, base_url: str, loads: int) -> tuple[list[float], list[float]]:
-    """(painted, in the DOM) times in ms from navigation start, one pair per cold load."""
+def time_loads(
+    public: Path, base_url: str, loads: int
+) -> tuple[list[float], list[float], list[float]]:
+    """(painted, in the DOM, floor painted) in ms from navigation start, per cold load.
+
+    The widget page and the build-time-include page alternate, so both see the same noise.
+    """
     port = int(base_url.rsplit(":", 1)[1].strip("/"))
     httpd = start_site_server(public, port)
     times: list[float] = []
     inserted: list[float] = []
+    floor: list[float] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
             )
             for _ in range(loads):
-                context = browser.new_context()
-                page = context.new_page()
-                page.goto(base_url + KEY.lstrip("/"))
-                page.wait_for_function("window.__painted !== undefined", timeout=10_000)
-                times.append(float(page.evaluate("window.__painted")))
-                inserted.append(float(page.evaluate("window.__inserted")))
-                context.close()
+                for path in (KEY, INLINE):
+                    context = browser.new_context()
+                    page = context.new_page()
+                    page.goto(base_url + path.lstrip("/"))
+                    page.wait_for_function("window.__painted !== undefined", timeout=10_000)
+                    painted = float(page.evaluate("window.__painted"))
+                    if path == KEY:
+                        times.append(painted)
+                        inserted.append(float(page.evaluate("window.__inserted")))
+                    else:
+                        floor.append(painted)
+                    context.close()
             browser.close()
     finally:
         httpd.shutdown()
         httpd.server_close()
-    return times, inserted
+    return times, inserted, floor
 
 
 def gzip_kb(data: bytes, level: int) -> float:
@@ -141,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             "afterword.css": (out / "afterword.css").read_bytes(),
             "fragment": (out / page_folder(KEY) / "comments.html").read_bytes(),
         }
-        times, inserted = time_loads(public, base_url, args.loads)
-    print("afterword widget bench (machine shared with other work: figures are indicative)")
+        times, inserted, floor = time_loads(public, base_url, args.loads)
+    print("afterword widget bench (2-core VM, headless Chromium with --disable-gpu)")
     print(
         f"first comment painted, {args.loads} cold loads: median {statistics.median(times):.1f} ms"
         f" (min {min(times):.1f}, max {max(times):.1f}); target < 150 ms"
@@ -150,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "  of which in the DOM (fragment fetched, CSS loaded, inserted): median "
         f"{statistics.median(inserted):.1f} ms; the rest is style, layout and two frames"
+    )
+    print(
+        f"floor, same thread included at build time (no fetch), side by side: median "
+        f"{statistics.median(floor):.1f} ms; lazy loading costs "
+        f"{statistics.median(times) - statistics.median(floor):+.1f} ms"
     )
     total6 = 0.0
     for name, data in parts.items():
