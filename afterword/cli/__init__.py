@@ -6,22 +6,12 @@ Every ``AfterwordError`` becomes a one-line ``Error: …`` and its exit code her
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from afterword import __version__
+from afterword.cli import build, demo, moderation, publish, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
-
-COMMAND_MODULES = (
-    "afterword.cli.moderation",
-    "afterword.cli.serve",
-    "afterword.cli.build",
-    "afterword.cli.publish",
-    "afterword.cli.transfer",
-    "afterword.cli.demo",
-)
 
 
 @click.group(cls=AfterwordGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,23 +29,14 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
-main.add_command(init_command)
-main.add_command(migrate_command)
-
-
-def _register(module_name: str) -> None:
-    """Each command module exposes COMMANDS; missing modules are stages not built yet."""
-    import importlib
-
-    try:
-        module: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    for command in module.COMMANDS:
-        main.add_command(command)
-
-
-for _name in COMMAND_MODULES:
-    _register(_name)
+for command in (
+    init_command,
+    migrate_command,
+    *moderation.COMMANDS,
+    *serve.COMMANDS,
+    *build.COMMANDS,
+    *publish.COMMANDS,
+    *transfer.COMMANDS,
+    *demo.COMMANDS,
+):
+    main.add_command(command)
