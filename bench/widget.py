@@ -28,6 +28,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fixtures_browser import CHROMIUM_ARGS  # the tests' flags: no outside connection
+
 from afterword.builder import build_site
 from afterword.config import load_config
 from afterword.demo import free_port, post_comment, start_site_server
@@ -39,16 +42,6 @@ from afterword.store import open_store
 KEY = "/blog/post/"
 INLINE = "/blog/inline/"  # the same thread included at build time: the floor
 ISSO_KB = (22.3, 35.5)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PARAGRAPHS = [
     "I tried this on a **large** site and the build stayed *fast*: "
     "see [the notes](https://example.org/notes).",
