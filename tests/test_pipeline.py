@@ -14,28 +14,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fixtures_s3 import S3Env, add_to_config, write_output
+from test_build_support import add
 
 from afterword.cli import main
 from afterword.config import Config, load_config
-from afterword.markup import RENDERER_VERSION
 from afterword.pipeline import rebuild
-from afterword.store import NewComment, Store, insert_comment, moderate
+from afterword.store import Store, moderate
 from afterword.store.publish import list_invalidations, read_manifest, read_published
 
 pytestmark = pytest.mark.s3
-
-
-def add_comment(store: Store, page: str, *, status: str = "approved") -> int:
-    new = NewComment(
-        page_key=page,
-        author="Ada",
-        body="Hello",
-        body_html="<p>Hello</p>",
-        renderer=RENDERER_VERSION,
-        status=status,
-    )
-    with store.write() as conn:
-        return insert_comment(conn, new)
 
 
 def output_files(folder: Path) -> dict[str, bytes]:
@@ -54,7 +41,7 @@ def with_target(site_dir: Path, text: str) -> Config:
 def test_rebuild_puts_exactly_the_output_on_s3(site_dir: Path, store: Store, s3: S3Env) -> None:
     config = with_target(site_dir, s3.target_toml())
     for page in ("/blog/a/", "/blog/b/", "/notes/c/"):
-        add_comment(store, page)
+        add(store, page, "Hello")
     report = rebuild(config, store)
     assert report.publishes[0].uploaded == report.build.files_written
     assert s3.objects() == output_files(config.output_dir)
@@ -71,9 +58,9 @@ def test_rebuild_after_approval_touches_exactly_that_page(
 ) -> None:
     config = with_target(site_dir, s3.target_toml())
     for page in ("/blog/a/", "/blog/b/", "/notes/c/"):
-        add_comment(store, page)
+        add(store, page, "Hello")
     rebuild(config, store)
-    pending = add_comment(store, "/blog/b/", status="pending")
+    pending = add(store, "/blog/b/", "Hello", status="pending")
     moderate(store, [pending], "approve", actor="test")
     s3.proxy.reset()
     report = rebuild(config, store)
@@ -93,8 +80,8 @@ def test_rebuild_after_approval_touches_exactly_that_page(
 
 def test_rebuild_deleted_thread_is_updated(site_dir: Path, store: Store, s3: S3Env) -> None:
     config = with_target(site_dir, s3.target_toml())
-    add_comment(store, "/blog/a/")
-    gone = add_comment(store, "/blog/b/")
+    add(store, "/blog/a/", "Hello")
+    gone = add(store, "/blog/b/", "Hello")
     rebuild(config, store)
     before = s3.objects()["threads/blog/b/comments.json"]
     moderate(store, [gone], "delete", actor="test")
@@ -108,8 +95,8 @@ def test_rebuild_deleted_thread_is_updated(site_dir: Path, store: Store, s3: S3E
 def test_rebuild_local_target_mirrors_exactly(site_dir: Path, store: Store) -> None:
     mirror = site_dir / "site" / "static" / "comments"
     config = with_target(site_dir, f'\n[targets.site]\nkind = "local"\npath = "{mirror}"\n')
-    first = add_comment(store, "/blog/a/")
-    add_comment(store, "/blog/b/")
+    first = add(store, "/blog/a/", "Hello")
+    add(store, "/blog/b/", "Hello")
     rebuild(config, store)
     assert output_files(mirror) == output_files(config.output_dir)
     moderate(store, [first], "spam", actor="test")
@@ -121,7 +108,7 @@ def test_rebuild_local_target_mirrors_exactly(site_dir: Path, store: Store) -> N
 
 def test_rebuild_unknown_target_fails_before_building(site_dir: Path, store: Store) -> None:
     config = with_target(site_dir, '\n[targets.site]\nkind = "local"\npath = "m"\n')
-    add_comment(store, "/blog/a/")
+    add(store, "/blog/a/", "Hello")
     with pytest.raises(Exception, match="no target named 'nope'"):
         rebuild(config, store, targets=["nope"])
     assert read_manifest(store) == {}
@@ -157,7 +144,7 @@ def test_publish_killed_midway_is_finished_by_next_run(
 
 def test_cli_rebuild_prints_summary_and_json(site_dir: Path, store: Store) -> None:
     with_target(site_dir, '\n[targets.site]\nkind = "local"\npath = "mirror"\n')
-    add_comment(store, "/blog/a/")
+    add(store, "/blog/a/", "Hello")
     first = CliRunner().invoke(main, ["rebuild"])
     assert first.exit_code == 0, first.output
     assert "site: " in first.output

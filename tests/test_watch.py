@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from fixtures_s3 import S3Env, add_to_config
+from test_build_support import add
 
 from afterword.config import Config, load_config
-from afterword.markup import RENDERER_VERSION
 from afterword.pipeline import watch
-from afterword.store import NewComment, Store, insert_comment, open_store
+from afterword.store import Store, open_store
 from afterword.watch import Debouncer
 
 
@@ -60,19 +60,6 @@ def test_debouncer_caps_the_wait_under_constant_change() -> None:
         clock.now += 0.5
         debouncer.touch()
     assert debouncer.delay() == 0.0  # 3 s after the first change, however busy
-
-
-def add_comment(store: Store, page: str, status: str = "approved") -> int:
-    new = NewComment(
-        page_key=page,
-        author="Ada",
-        body="Hi",
-        body_html="<p>Hi</p>",
-        renderer=RENDERER_VERSION,
-        status=status,
-    )
-    with store.write() as conn:
-        return insert_comment(conn, new)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
@@ -126,7 +113,7 @@ def test_watch_rebuilds_on_change_and_not_on_its_own_writes(
     config = load_config(site_dir / "afterword.toml")
     running(config)
     assert wait_for(lambda: len(rebuilds(caplog)) == 1, 10)
-    add_comment(store, "/blog/a/")
+    add(store, "/blog/a/", "Hi")
     assert wait_for(lambda: (mirror / "threads/blog/a/comments.json").exists(), 10)
     settled = len(rebuilds(caplog))
     time.sleep(2.5)  # our own writes (manifest, published rows) must not start rebuilds
@@ -165,8 +152,8 @@ def test_watch_process_publishes_cli_approval_within_seconds(
     site_dir: Path, store: Store, s3: S3Env
 ) -> None:
     add_to_config(site_dir, s3.target_toml())
-    add_comment(store, "/blog/a/")
-    pending = add_comment(store, "/blog/a/", status="pending")
+    add(store, "/blog/a/", "Hi")
+    pending = add(store, "/blog/a/", "Hi", status="pending")
     env = {k: v for k, v in s3.env().items() if not k.startswith("AFTERWORD_WATCH_")}
     child = subprocess.Popen(  # default settle (1 s) and max wait: the issue's ≤ 5 s target
         [sys.executable, "-m", "afterword", "watch"],
