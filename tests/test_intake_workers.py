@@ -140,13 +140,26 @@ def test_serve_workers_sigterm_is_graceful(config: Config, store: Store) -> None
 @pytest.mark.slow
 def test_serve_workers_stops_when_a_worker_dies(config: Config) -> None:
     process, _ = _start_serve(config)
+    seen = _read_until(process, "2 intake workers listening")  # both started, not just one
     workers = [c for c in _children(process.pid) if "spawn_main" in _cmdline(c)]
     assert len(workers) == 2
     os.kill(workers[0], 9)
-    _, stderr = process.communicate(timeout=60)
+    _, rest = process.communicate(timeout=60)
+    stderr = seen + rest
     assert process.returncode == 1
     assert "Error: intake worker afterword-intake-" in stderr
     assert "exited (code -9); stopping" in stderr
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    """Stderr lines up to and including the one holding ``marker``."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    for line in process.stderr:
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError(f"no {marker!r} before stderr closed: {''.join(lines)}")
 
 
 def _cmdline(pid: int) -> str:

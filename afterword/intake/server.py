@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
 from types import FrameType, TracebackType
@@ -68,6 +69,8 @@ def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
     pool = WorkerPool(config, sock, workers, quiet=False)
     try:
         pool.start(WORKER_STARTUP_TIMEOUT_SECONDS)
+        # One line once every worker listens: for operators, and a fact tests can wait for.
+        print(f"afterword: {workers} intake workers listening", file=sys.stderr, flush=True)
         while not stopping.wait(0.5):
             crashed = pool.failed()
             if crashed is not None:
