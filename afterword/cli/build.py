@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -44,7 +45,7 @@ def build(config: Config, full: bool, as_json: bool, quiet: bool) -> None:
 def _build_with_bar(config: Config, store: Store, full: bool) -> BuildReport:
     from afterword.builder import build_site
 
-    with click.progressbar(length=0, label="Building", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=0, label="Building", file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = total

@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -21,12 +21,14 @@ from afterword.store import Store, open_store
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CommandFailed(click.ClickException):
-    """An AfterwordError on its way to the terminal: one line, the error's exit code."""
+def fail(message: str, exit_code: int) -> NoReturn:
+    """End the command with ``Error: message`` on stderr and the error's exit code.
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    Click's own ``ClickException`` fixes its exit code per class, and ours varies per error,
+    so we print and exit through ``click.exceptions.Exit`` instead of subclassing it.
+    """
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(exit_code)
 
 
 class AfterwordGroup(click.Group):
@@ -36,18 +38,16 @@ class AfterwordGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AfterwordError as exc:
-            raise CommandFailed(str(exc), exc.exit_code) from None
+            fail(str(exc), exc.exit_code)
         except sqlite3.Error as exc:
-            raise CommandFailed(f"database error: {exc}", 1) from None
+            fail(f"database error: {exc}", 1)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
             if os.environ.get("AFTERWORD_DEBUG"):
                 raise
             name = type(exc).__name__
-            raise CommandFailed(
-                f"internal error: {name}: {exc} (set AFTERWORD_DEBUG=1 for the traceback)", 1
-            ) from None
+            fail(f"internal error: {name}: {exc} (set AFTERWORD_DEBUG=1 for the traceback)", 1)
 
 
 def with_config(func: F) -> F:

@@ -8,6 +8,7 @@ means nothing to a person and is only useful for rate limiting.
 from __future__ import annotations
 
 import shutil
+import sys
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -67,7 +68,7 @@ def echo_text(text: str, *, nl: bool = True) -> None:
     A moderator on a latin-1 SSH session must still be able to work a queue that holds a
     comment in Japanese; losing a few glyphs beats a traceback.
     """
-    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "utf-8"
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     click.echo(text.encode(encoding, "replace").decode(encoding), nl=nl)
 
 
