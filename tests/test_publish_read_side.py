@@ -21,9 +21,10 @@ What moto does not enforce, said here rather than pretended:
 
 - a policy ``Principal`` other than ``"*"`` and conditions such as ``AWS:SourceArn``: moto
   lets an anonymous GET through with the CloudFront policy, where S3 refuses it, and moto's
-  CloudFront never fetches from an origin. The CloudFront test therefore checks that S3
-  accepts the policy, that its ``AWS:SourceArn`` is the distribution's ARN as CloudFront
-  reports it, and that it grants the very action and resource proven with the public policy;
+  CloudFront never fetches from an origin (nor keeps an origin's ``OriginAccessControlId``).
+  The CloudFront test therefore checks that the docs' OAC command and the policy are accepted,
+  that its ``AWS:SourceArn`` is the distribution's ARN as CloudFront reports it, and that it
+  grants the very action and resource proven with the public policy;
 - Block Public Access (stored, never checked), and HEAD is authorized as a ``s3:HeadObject``
   action that real S3 does not have (the widget never sends HEAD);
 - CORS preflights: moto answers every ``OPTIONS`` on an object ``403``. The widget's reads
@@ -50,7 +51,7 @@ import boto3
 import pytest
 from conftest import add_rendered, run_afterword
 from fixtures_browser import StaticServer, page_html, start_static_server, write_page
-from fixtures_s3 import create_distribution, toml_table
+from fixtures_s3 import toml_table
 from playwright.sync_api import Browser, Page
 
 from afterword.config import TargetConfig, load_config
@@ -390,11 +391,61 @@ def test_cors_rule_names_only_the_site_origin(bucket: Bucket) -> None:
     assert "Access-Control-Allow-Origin" not in headers
 
 
+def docs_oac_config() -> dict[str, str]:
+    """The Origin Access Control the docs create, from their ``aws cloudfront`` command."""
+    text = DOCS.read_text(encoding="utf-8")
+    found = re.search(r"--origin-access-control-config\s+([\w=,]+)", text)
+    assert found, "docs/publishing.md lost its create-origin-access-control command"
+    return dict(pair.split("=", 1) for pair in found.group(1).split(","))
+
+
+def distribution_with_oac(client: Any, bucket: str, oac_id: str) -> str:
+    """A distribution whose S3 origin (the REST endpoint) signs with the OAC, as docs say."""
+    origin_id = f"{bucket}-origin"
+    answer = client.create_distribution(
+        DistributionConfig={
+            "CallerReference": uuid.uuid4().hex,
+            "Comment": "afterword read side",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": origin_id,
+                        "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        "OriginAccessControlId": oac_id,
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": origin_id,
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "MinTTL": 0,
+                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                "TrustedSigners": {"Enabled": False, "Quantity": 0},
+            },
+        }
+    )
+    return str(answer["Distribution"]["Id"])
+
+
 def test_cloudfront_policy_names_the_distribution(bucket: Bucket) -> None:
-    """S3 takes the policy; its SourceArn is the distribution's real ARN (see module doc)."""
+    """The docs' OAC and policy are accepted; the SourceArn is the distribution's real ARN.
+
+    moto evaluates neither the service principal nor the condition, and does not keep the
+    origin's OAC id (see the module doc), so the grant itself is compared with the public
+    policy's, which moto does enforce.
+    """
     endpoint = bucket.site.endpoint
     cloudfront = boto3.client("cloudfront", endpoint_url=endpoint, region_name="us-east-1")
-    distribution = create_distribution(cloudfront, bucket.name)
+    oac = cloudfront.create_origin_access_control(OriginAccessControlConfig=docs_oac_config())
+    oac_id = oac["OriginAccessControl"]["Id"]
+    distribution = distribution_with_oac(cloudfront, bucket.name, oac_id)
+    # botocore validated the origin's OriginAccessControlId (moto does not keep it).
+    stored_oac = cloudfront.get_origin_access_control(Id=oac_id)["OriginAccessControl"]
+    assert stored_oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    assert stored_oac["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
     arn = cloudfront.get_distribution(Id=distribution)["Distribution"]["ARN"]
     account = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1")
     account_id = account.get_caller_identity()["Account"]
