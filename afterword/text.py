@@ -11,7 +11,8 @@ Two questions, answered once for every stage:
 * Does a name show anything? A name made only of spaces, format characters (zero-width
   space, word joiner, BOM), default-ignorable fillers (HANGUL FILLER) or combining marks with
   nothing to combine with publishes as nothing — an anonymous comment that looks signed.
-  ``is_invisible`` says so; the intake refuses such a name, importers use "Anonymous".
+  ``is_invisible`` says so; the intake refuses such a name, importers store ``ANONYMOUS``
+  instead, and the builder shows ``ANONYMOUS`` for one already in the store.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["FORBIDDEN_IN_PAGE", "has_forbidden", "is_invisible", "strip_forbidden"]
+__all__ = ["ANONYMOUS", "FORBIDDEN_IN_PAGE", "has_forbidden", "is_invisible", "strip_forbidden"]
+
+# The name shown for a comment whose name shows nothing (the same word erasure uses).
+ANONYMOUS = "Anonymous"
 
 # Page keys are identifiers, so they are refused rather than stripped (same words everywhere).
 FORBIDDEN_IN_PAGE = "page URL contains a character XML forbids (a noncharacter such as U+FFFE)"
@@ -47,6 +51,8 @@ _BLANK_SYMBOLS = frozenset({"\u2800"})  # BRAILLE PATTERN BLANK
 # is something a reader can see on its own. Private-use (Co) and unassigned (Cn) characters
 # count as visible — a font may draw them, and a newer Unicode may have assigned them.
 _UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Mc", "Me"})
+# Printable ASCII other than space: most names hold one, and then nothing else needs looking at.
+_PLAIN_VISIBLE = re.compile("[!-~]")
 
 
 def has_forbidden(text: str) -> bool:
@@ -78,4 +84,6 @@ def is_invisible(text: str) -> bool:
     A name like "Zoë" or "👍" is visible; "\\u200b", "\\u3164", "\\u2800" or a lone combining
     acute accent is not. A visible character anywhere makes the whole text visible.
     """
+    if _PLAIN_VISIBLE.search(text) is not None:
+        return False
     return all(_is_unseen(char) for char in text)

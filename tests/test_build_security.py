@@ -159,6 +159,7 @@ def test_build_security_forbidden_characters_in_the_store_never_break_output(
     add(store, "/y/", "c", body_html=f"<p>stale {h}</p>", renderer="md0", author=h)
     add(store, "/y/", "d", body_html=f"<p>current {h}</p>", title=f"T{h}")
     parent = add(store, "/z/", "p", author=f"Par{h}ent")
+    add(store, "/z/", "invisible", author="\u200b\u3164 \u2800")
     add(store, "/z/", "reply", parent=parent)
     build_site(config, store)
     files = tree(Path(config.output_dir))
@@ -170,7 +171,9 @@ def test_build_security_forbidden_characters_in_the_store_never_break_output(
         elif key.endswith(".json"):
             json.loads(data)
     names = [n.text or "" for n in SafeXML.fromstring(files["feed.atom"]).iter(f"{ATOM}name")]
-    assert sorted(names) == ["", "Ana", "Ana", "Ana", "Ana", "Parent"]
+    assert sorted(names) == ["Ana", "Ana", "Ana", "Ana", "Anonymous", "Anonymous", "Parent"]
+    thread = json.loads(files["threads/z/comments.json"])
+    assert [c["author"] for c in thread["comments"]] == ["Parent", "Ana", "Anonymous"]
     assert_safe_output(Path(config.output_dir))
 
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import jinja2
 
 from afterword.builder.render import fill, render
-from afterword.builder.view import CommentView, body_html, safe_website
+from afterword.builder.view import CommentView, body_html, safe_website, shown_name
 from afterword.builder.write import ATOM, Output
 from afterword.pagekey import page_folder
 from afterword.text import strip_forbidden
@@ -83,7 +83,7 @@ def site_feed(site: FeedSite, rows: Sequence[sqlite3.Row]) -> Output:
     for row in rows:
         page_key = str(row["page_key"])
         page_name = str(row["page_title"]) or page_key
-        author = str(row["author"])
+        author = shown_name(str(row["author"]))
         entries.append(
             FeedEntry(
                 url=f"{site.page_url(page_key)}#c{row['id']}",

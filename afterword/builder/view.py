@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from afterword.builder.avatar import NO_AVATAR, Avatar
 from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
-from afterword.text import strip_forbidden
+from afterword.text import ANONYMOUS, is_invisible, strip_forbidden
 from afterword.urls import publishable_url
 
 AvatarFor = Callable[[str], Avatar]
@@ -65,6 +65,13 @@ class CommentView(NamedTuple):
 def safe_website(url: str) -> str | None:
     """The link to publish, or ``None``: exactly what the intake accepts (``afterword.urls``)."""
     return publishable_url(url)
+
+
+def shown_name(author: str) -> str:
+    """The name to publish: without characters XML forbids, and never blank — a name that
+    shows nothing (stored before the intake refused such names) is published as Anonymous."""
+    name = strip_forbidden(author)
+    return ANONYMOUS if is_invisible(name) else name
 
 
 def body_html(row: sqlite3.Row) -> str:
@@ -123,7 +130,7 @@ def make_view(
     parent_row = maker.by_id.get(parent) if parent is not None else None
     parent_author = ""
     if parent_row is not None and parent_row["status"] == "approved":
-        parent_author = strip_forbidden(str(parent_row["author"]))
+        parent_author = shown_name(str(parent_row["author"]))
     if row["status"] != "approved":
         return CommentView(
             int(row["id"]),
@@ -144,7 +151,7 @@ def make_view(
         parent=parent,
         depth=depth,
         removed=False,
-        author=strip_forbidden(str(row["author"])),
+        author=shown_name(str(row["author"])),
         website=safe_website(str(row["website"])),
         avatar=maker.avatar(avatar_key(row)),
         html=maker.html(row),

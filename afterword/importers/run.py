@@ -26,7 +26,13 @@ from afterword.pagekey import normalize_page_key
 from afterword.privacy import hash_address
 from afterword.store import NewComment, Store, site_secret, utc_now
 from afterword.store.transfer import ImportWriter, commit_import, json_extra, legacy_external_ids
-from afterword.text import FORBIDDEN_IN_PAGE, has_forbidden, is_invisible, strip_forbidden
+from afterword.text import (
+    ANONYMOUS,
+    FORBIDDEN_IN_PAGE,
+    has_forbidden,
+    is_invisible,
+    strip_forbidden,
+)
 from afterword.urls import publishable_url
 
 PARSERS: dict[str, ModuleType] = {
@@ -37,7 +43,6 @@ PARSERS: dict[str, ModuleType] = {
     "commento": commento,
 }
 MAX_WEBSITE = 500
-ANONYMOUS = "Anonymous"
 INVISIBLE_NAME = (
     "author name shows nothing (only spaces or invisible characters): imported as Anonymous"
 )
