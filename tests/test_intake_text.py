@@ -202,3 +202,22 @@ def test_intake_text_accepted_websites_are_published_and_feeds_parse(
         assert [a.text for a in feed.iter(f"{ATOM}name")] == [f"A{n}"]
     site = SafeXML.fromstring((out / "feed.atom").read_bytes())
     assert len(list(site.iter(f"{ATOM}entry"))) == len(PUBLISHABLE)
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_intake_text_form_posts_follow_the_same_rules(
+    text_intake: RunningIntake, encoding: str
+) -> None:
+    """Forms decode percent-escapes to the same characters (``%EF%BF%BE`` is U+FFFE)."""
+    noncharacters = "\ufffe\uffff\ufdd0\x01\x1f"
+    fields = comment_fields(
+        author=f"B{noncharacters}é", body=f"form {encoding}{noncharacters}", website=""
+    )
+    files = {"x-unused": (None, "1")} if encoding == "multipart" else None
+    accept = {"accept": "application/json"}
+    response = httpx.post(text_intake.api, data=fields, files=files, headers=accept, timeout=10)
+    assert response.status_code == 202, response.text
+    assert response.json()["data"]["author"] == "Bé"
+    fields = comment_fields(author="\u3164", website="https://a.example/ b", body=encoding)
+    refused = httpx.post(text_intake.api, data=fields, files=files, headers=accept, timeout=10)
+    assert set(field_error(refused)) == {"author", "website"}
