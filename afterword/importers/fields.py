@@ -102,6 +102,8 @@ def repair_mojibake(text: str) -> tuple[str, bool]:
     text are off: a space taken for a lost U+00A0 (``Â is`` → ``\xa0is``), U+FFFD for what does
     not decode. One ambiguity is inherent: ``Ã”`` *is* the double encoding of ``Ô``.
     """
+    if text.isascii():  # nothing to repair; most fields of most exports, skipped in C
+        return text, False
     fixed = ftfy.fix_encoding(text, config=_MOJIBAKE_ONLY)
     if fixed == text:
         fixed = UTF8_DETECTOR_RE.sub(_repair_run, text)
