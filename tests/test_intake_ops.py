@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def _corrupt_database(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 1000)
 
 
-@pytest.mark.parametrize("damage", [_remove_database, _corrupt_database])
+@pytest.mark.parametrize(
+    ("damage", "reason"), [(_remove_database, "storage"), (_corrupt_database, "corrupt")]
+)
 def test_healthz_fails_when_database_is_gone(
-    intake_server: RunningIntake, damage: Callable[[Path], None]
+    intake_server: RunningIntake, damage: Callable[[Path], None], reason: str
 ) -> None:
     damage(intake_server.config.database_path)
     response = _get(intake_server, "/healthz")
@@ -52,6 +55,7 @@ def test_healthz_fails_when_database_is_gone(
         "code": "unavailable",
         "message": STORAGE_MESSAGE,
         "fields": {},
+        "reason": reason,
     }
     assert str(intake_server.config.database_path) not in response.text
 
@@ -66,10 +70,22 @@ def test_healthz_fails_when_database_cannot_be_locked_for_writing(
         response = _get(intake_server, "/healthz")
         assert response.status_code == 503
         assert response.json()["error"]["message"] == STORAGE_MESSAGE
+        assert response.json()["error"]["reason"] == "busy"
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert _get(intake_server, "/healthz").status_code == 200
+    _wait_for_health(intake_server, 200)
+
+
+def _wait_for_health(intake: RunningIntake, status: int, timeout: float = 10) -> httpx.Response:
+    """Poll /healthz until it answers ``status`` (its outcome is cached for a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = _get(intake, "/healthz")
+        if response.status_code == status or time.monotonic() > deadline:
+            assert response.status_code == status, response.text
+            return response
+        time.sleep(0.1)
 
 
 def test_healthz_fails_when_the_writer_stopped(

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-OUTCOMES = ("accepted", "invalid", "rate-limited", "duplicate", "spam")
-KNOWN_ROUTES = frozenset({"/api/comments", "/healthz", "/metrics"})
+from afterword.intake import paths
+
+OUTCOMES = ("accepted", "invalid", "rate-limited", "duplicate", "spam", "disconnected")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -88,7 +89,7 @@ class TimingMiddleware:
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        route = path if path in KNOWN_ROUTES else "other"
+        route = path if path in paths.ROUTES else "other"
         method = scope.get("method", "")
         method = method if method in KNOWN_METHODS else "OTHER"
 
