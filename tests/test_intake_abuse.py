@@ -8,6 +8,7 @@ header the way proxies do — several lines, when a proxy appends its own — ov
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -72,6 +73,18 @@ def test_flooding_invalid_posts_hits_the_attempts_bound(
     assert flood.json()["error"]["code"] == "rate_limited"
     assert 50 <= int(flood.headers["retry-after"]) <= 60
     assert intake.post(body="now valid").status_code == 429  # the bound covers valid ones too
+
+
+def test_concurrent_posts_cannot_overshoot_the_limit(
+    start_intake: Callable[..., RunningIntake], store: Store
+) -> None:
+    """An accepted slot is reserved on admission, before the (slow, batched) commit."""
+    intake = start_intake(limits={"per_minute": 3, "per_hour": 0})
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda i: intake.post(body=f"burst {i}"), range(10)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [202] * 3 + [429] * 7
+    assert store.scalar("SELECT count(*) FROM comments") == 3
 
 
 def test_attempts_per_minute_setting(start_intake: Callable[..., RunningIntake]) -> None:

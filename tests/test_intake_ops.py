@@ -177,7 +177,10 @@ def test_timing_middleware_answers_a_bug_with_the_envelope() -> None:
 def test_locked_database_fails_the_batch_then_recovers(
     start_intake: Callable[..., RunningIntake],
 ) -> None:
-    intake = start_intake(database={"busy_timeout_ms": 200})
+    """A 503 is not an accepted submission: with 1/minute the retry still gets through."""
+    intake = start_intake(
+        database={"busy_timeout_ms": 200}, limits={"per_minute": 1, "per_hour": 0}
+    )
     blocker = sqlite3.connect(intake.config.database_path, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
@@ -187,7 +190,9 @@ def test_locked_database_fails_the_batch_then_recovers(
         blocker.close()
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
     assert refused.json()["error"]["message"] == STORAGE_MESSAGE
+    assert refused.json()["error"]["reason"] == "busy"
     assert intake.post().status_code == 202
+    assert intake.post(body="one too many").status_code == 429
 
 
 def test_background_server_unusable_database_is_a_clear_error(config: Config) -> None:
