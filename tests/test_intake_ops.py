@@ -77,6 +77,26 @@ def test_healthz_fails_when_database_cannot_be_locked_for_writing(
     _wait_for_health(intake_server, 200)
 
 
+def test_healthz_outcome_is_cached_for_a_second(intake_server: RunningIntake) -> None:
+    """While the database is locked a probe waits a second for the lock; the checks right
+    after it share its outcome instead of each waiting again."""
+    blocker = sqlite3.connect(intake_server.config.database_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        assert _get(intake_server, "/healthz").status_code == 503
+        probed = time.monotonic() - started
+        assert probed >= 0.9  # the probe's lock timeout
+        started = time.monotonic()
+        answers = [_get(intake_server, "/healthz").status_code for _ in range(3)]
+        assert time.monotonic() - started < probed
+        assert answers == [503] * 3
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    _wait_for_health(intake_server, 200)
+
+
 def _wait_for_health(intake: RunningIntake, status: int, timeout: float = 10) -> httpx.Response:
     """Poll /healthz until it answers ``status`` (its outcome is cached for a second)."""
     deadline = time.monotonic() + timeout

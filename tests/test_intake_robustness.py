@@ -239,3 +239,28 @@ def test_client_hanging_up_mid_body_is_no_500_and_no_traceback(
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not [r for r in caplog.records if "Traceback" in r.getMessage()]
     assert intake.post(body="after the hang-ups").status_code == 202
+
+
+def test_a_bug_in_the_submission_route_takes_the_common_path(
+    intake: RunningIntake, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The post route has no private shortcut: a bug in it is timed, counted as a 500 and
+    answered with the envelope by the same middleware as every route, and the server logs it
+    with its traceback (a bug, unlike a client hanging up, is worth a traceback)."""
+    import afterword.intake.app as app_module
+
+    error = RuntimeError("a bug in the route")
+    monkeypatch.setattr(app_module, "render_markdown", _FailOnce(app_module.render_markdown, error))
+    caplog.set_level(logging.ERROR)
+    failed = intake.post(body="meets the bug")
+    assert failed.status_code == 500
+    assert failed.json() == {
+        "error": {"code": "internal", "message": "internal error", "fields": {}}
+    }
+    assert "x-response-time" in failed.headers
+    assert str(error) not in failed.text
+    assert any(record.exc_info and record.exc_info[1] is error for record in caplog.records)
+    assert intake.post(body="after the bug").status_code == 202
+    text = intake.server_metrics()
+    assert 'method="POST",route="/api/comments",status="500"} 1.0' in text
+    assert 'method="POST",route="/api/comments",status="202"} 1.0' in text

@@ -49,7 +49,8 @@ class Health:
 
 @dataclass(frozen=True)
 class _Probe:
-    at: float
+    started: float  # a storage failure after this is news the probe may have missed
+    finished: float  # the cache time counts from here (a probe can wait a second for a lock)
     outcome: Health | StorageError
 
 
@@ -82,20 +83,22 @@ class HealthCheck:
 
     def _fresh(self) -> _Probe | None:
         last = self._last
-        if last is None or self._clock() - last.at >= TTL_SECONDS:
+        if last is None or self._clock() - last.finished >= TTL_SECONDS:
             return None
-        if self.writer.failed_at >= last.at:
+        if self.writer.failed_at >= last.started:
             return None  # a commit failed since: look again
         return last
 
     def _probe(self) -> _Probe:
-        at = self._clock()
+        started = self._clock()
+        outcome: Health | StorageError
         try:
             report = check_health(self.database)
             write_room(self.database)
+            outcome = Health(report.queue_depth)
         except StorageError as exc:
-            return _Probe(at, exc)
-        return _Probe(at, Health(report.queue_depth))
+            outcome = exc
+        return _Probe(started, self._clock(), outcome)
 
 
 def write_room(database: Path, size: int = ROOM_BYTES) -> None:

@@ -2,12 +2,15 @@
 
 sqlite3 raises a handful of classes (``OperationalError`` for a full disk, a lock timeout and
 a read-only file alike) whose meaning is in the result code, not the class. Callers need the
-meaning: the intake answers 503 to all of them but its health check names the reason, the CLI
-prints one line. So every store function that talks to SQLite lets its errors pass through
-``sqlite_errors`` (or ``storage_error``), and nothing above the store catches ``sqlite3.Error``.
+meaning: the intake answers 503 to all of them but names the kind of failure (``reason``), the
+CLI prints one line. So the store's entry points — ``open_store``, ``Store.write()`` (its BEGIN,
+its COMMIT and every statement inside it), ``submissions.probe`` and the intake's health probe
+— pass their errors through ``sqlite_errors`` / ``storage_error``, and code above the store
+catches ``StorageError``, not ``sqlite3.Error``.
 
 ``IntegrityError`` (a constraint refused a row) is a fact about the data, not the store's
-health; it is mapped to a plain ``StorageError`` naming the constraint, never to one of the
+health: ``Store.write()`` lets it through unchanged for the caller to explain (an import names
+the row); given to ``storage_error`` it becomes a plain ``StorageError``, never one of the
 "try again later" subclasses.
 """
 
