@@ -93,9 +93,11 @@ class CommentsEndpoint:
     """``/api/comments`` as a plain ASGI endpoint: the router calls it directly.
 
     A function endpoint would be wrapped once more by Starlette (``request_response``: another
-    Request, another exception-handling layer around ``send``) — measured, a tenth of the CPU
-    of a submission. Errors still reach the same handlers: what the route does not answer
-    itself propagates to Starlette's exception middleware.
+    Request and another exception-handling layer around ``send``), and nearly every request
+    the intake gets is a submission; with this class the one path costs what the old private
+    shortcut did (side-by-side CPU per request, docs/benchmarks.md, "One request path"). Errors
+    still reach the same handlers: what the route does not answer itself propagates to
+    Starlette's exception middleware, then to the timing and error middleware.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
