@@ -143,7 +143,7 @@ def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:
 def internal_error(exc: Exception) -> Response:
     """What a bug looks like from outside: the envelope, no details."""
     answer = answer_for(exc)
-    return JSONResponse({"error": {**answer.envelope()["error"], "fields": {}}}, answer.status)
+    return JSONResponse(answer.envelope(), answer.status)
 
 
 def _form_error(intake: Intake, post: PostContext, answer: Answer) -> Response:
