@@ -90,8 +90,15 @@ class LimitsConfig:
     body_max: int = setting(10000, "Longest comment body, in characters after trimming.")
     author_max: int = setting(100, "Longest author name.")
     website_max: int = setting(500, "Longest website URL.")
-    per_minute: int = setting(5, "Submissions per client address per minute (0: no limit).")
-    per_hour: int = setting(30, "Submissions per client address per hour (0: no limit).")
+    per_minute: int = setting(
+        5, "Accepted submissions per client address per minute (0: no limit)."
+    )
+    per_hour: int = setting(30, "Accepted submissions per client address per hour (0: no limit).")
+    attempts_per_minute: int = setting(
+        0,
+        "Attempts (accepted or refused) per client address per minute. 0: four times "
+        "per_minute (no limit when per_minute is 0); never below per_minute.",
+    )
     duplicate_window_seconds: int = setting(
         600, "Same body, page and client within this window is a duplicate (409)."
     )
