@@ -6,6 +6,7 @@ turns ``CommentRejected`` into a JSON error. Nothing else needs to know how erro
     AfterwordError
     ├── ConfigError              bad afterword.toml or AFTERWORD_* value (exit 2)
     ├── StorageError             the database cannot be opened, migrated or written
+    │   └── DatabaseMissing      the database does not exist yet: only init creates it (exit 2)
     ├── InvalidPageKey           a page URL or path that cannot name a page (also a ValueError)
     ├── ModerationError          unknown comment id, or an action that does not apply
     ├── CommentRejected          a submission the intake refuses (carries HTTP status + fields)
@@ -33,6 +34,18 @@ class ConfigError(AfterwordError):
 
 class StorageError(AfterwordError):
     """The database cannot be opened, migrated or written."""
+
+
+class DatabaseMissing(StorageError):
+    """The database does not exist and this caller may not create it.
+
+    A command run in the wrong folder would otherwise create an empty database and work on
+    it: ``queue`` would say "No pending comments." and ``serve`` would collect comments that
+    ``review`` elsewhere never sees. Exit 2, like a bad configuration: the fix is the
+    invocation (``--config``) or ``afterword init``.
+    """
+
+    exit_code = 2
 
 
 class InvalidPageKey(AfterwordError, ValueError):
