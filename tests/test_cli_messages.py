@@ -229,6 +229,9 @@ def test_publish_before_any_build_says_so(site_dir: Path, store: Store) -> None:
     assert before.returncode == 1
     assert before.stderr == "Error: nothing to publish: no build yet; run `afterword build` first\n"
     assert not (site_dir / "mirror").exists()
+    exit_code, error, _ = json_error(["publish", "--json"])
+    assert (exit_code, error["code"]) == (1, "publish")
+    assert error["message"] == "nothing to publish: no build yet; run `afterword build` first"
     assert run_afterword("build", cwd=site_dir).returncode == 0
     after = run_afterword("publish", cwd=site_dir)
     assert after.returncode == 0, after.stderr

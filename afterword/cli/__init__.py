@@ -1,7 +1,9 @@
 """The ``afterword`` command: a click group whose commands live in small modules beside this.
 
 Commands are thin: parse, call one library function, print a summary (or JSON with ``--json``).
-Every ``AfterwordError`` becomes a one-line ``Error: …`` and its exit code here, in one place.
+Every ``AfterwordError`` becomes a one-line ``Error: …`` (a JSON error with ``--json``) and its
+exit code in one place, ``common.AfterwordGroup``. ``--help`` lists commands as ``WORKFLOW``
+orders them.
 """
 
 from __future__ import annotations

@@ -35,9 +35,7 @@ def error_code(exc: BaseException) -> str:
     ``ConfigError`` is "config", ``DatabaseMissing`` "database_missing": derived, so a new
     subclass in ``afterword.errors`` gets its own code without a table to keep in step.
     """
-    name = type(exc).__name__
-    if name != "Error":
-        name = name.removesuffix("Error")
+    name = type(exc).__name__.removesuffix("Error") or "error"
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
