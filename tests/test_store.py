@@ -294,6 +294,7 @@ def test_store_init_creates_config_and_database(tmp_path: Path) -> None:
     assert config_file.read_text(encoding="utf-8") == "# mine\n"
     forced = runner.invoke(main, ["init", str(target), "--force"])
     assert forced.exit_code == 0
+    assert forced.output.splitlines()[0] == f"Wrote {config_file} and kept the existing {db_file}"
     assert "[site]" in config_file.read_text(encoding="utf-8")
 
 

@@ -34,7 +34,9 @@ def init_command(directory: str, site_url: str, force: bool) -> None:
         config, first = kept, f"Kept {existing} and created {kept.database_path}"
     else:  # refuses to overwrite an existing file without --force
         config = load_config(write_config(folder, site_url=site_url, force=force))
-        first = f"Wrote {config.source} and created {config.database_path}"
+        database = config.database_path
+        done = "kept the existing" if database.exists() else "created"  # --force keeps data
+        first = f"Wrote {config.source} and {done} {database}"
     with store_for(config, create=True):
         pass
     click.echo(first)
