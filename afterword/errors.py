@@ -9,7 +9,8 @@ turns ``CommentRejected`` into a JSON error. Nothing else needs to know how erro
     │   ├── StorageFull          the disk (or the database's size limit) is full
     │   ├── StorageBusy          another writer held the lock past the busy timeout
     │   ├── StorageReadOnly      the file or its folder cannot be written
-    │   └── StorageCorrupt       the file is damaged or is not a database
+    │   ├── StorageCorrupt       the file is damaged or is not a database
+    │   └── DatabaseMissing      the database does not exist yet: only init creates it (exit 2)
     ├── InvalidPageKey           a page URL or path that cannot name a page (also a ValueError)
     ├── ModerationError          unknown comment id, or an action that does not apply
     ├── CommentRejected          a submission the intake refuses (a 4xx: status + fields)
@@ -59,6 +60,18 @@ class StorageReadOnly(StorageError):
 
 class StorageCorrupt(StorageError):
     """SQLITE_CORRUPT / SQLITE_NOTADB: the file is damaged or is not an SQLite database."""
+
+
+class DatabaseMissing(StorageError):
+    """The database does not exist and this caller may not create it.
+
+    A command run in the wrong folder would otherwise create an empty database and work on
+    it: ``queue`` would say "No pending comments." and ``serve`` would collect comments that
+    ``review`` elsewhere never sees. Exit 2, like a bad configuration: the fix is the
+    invocation (``--config``) or ``afterword init``.
+    """
+
+    exit_code = 2
 
 
 class InvalidPageKey(AfterwordError, ValueError):

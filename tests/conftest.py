@@ -31,11 +31,13 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 @pytest.fixture
 def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh site folder holding afterword.toml; the working directory for the test."""
+    """A fresh site folder as ``afterword init`` leaves it: afterword.toml and an empty
+    database; the working directory for the test. (Commands refuse a missing database.)"""
     for name in list(os.environ):
         if name.startswith("AFTERWORD_"):
             monkeypatch.delenv(name)
-    write_config(tmp_path, site_url="https://blog.example.com")
+    config_file = write_config(tmp_path, site_url="https://blog.example.com")
+    open_store(load_config(config_file).database_path).close()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -117,13 +117,15 @@ def test_uvicorn_factory_reads_afterword_config(config: Config, tmp_path: Path) 
 
 
 def test_serve_command_unusable_database_is_one_line_error(config: Config) -> None:
+    unusable = config.root / "a-folder.db"  # exists, so it is not "missing", but no database
+    unusable.mkdir()
     result = CliRunner().invoke(
         main,
         ["serve", "--config", str(config.source)],
-        env={"AFTERWORD_DATABASE_PATH": "/proc/afterword/afterword.db"},
+        env={"AFTERWORD_DATABASE_PATH": str(unusable)},
     )
     assert result.exit_code == 1
-    assert result.output.startswith("Error: /proc/afterword/afterword.db: cannot open database")
+    assert result.output.startswith(f"Error: {unusable}: cannot open database")
     assert len(result.output.strip().splitlines()) == 1
 
 

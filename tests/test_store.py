@@ -98,6 +98,9 @@ def test_store_migrations_recorded_and_idempotent(tmp_path: Path) -> None:
 
 
 def test_store_migrate_command_twice(site_dir: Path) -> None:
+    database = site_dir / "afterword.db"
+    database.unlink()
+    open_store(database, migrate=False).close()  # an empty file, as an old version left it
     runner = CliRunner()
     first = runner.invoke(main, ["migrate"])
     assert first.exit_code == 0, first.output
@@ -281,7 +284,7 @@ def test_store_init_creates_config_and_database(tmp_path: Path) -> None:
     result = runner.invoke(main, ["init", str(target), "--site-url", "https://x.example"])
     assert result.exit_code == 0, result.output
     config_file, db_file = target / "afterword.toml", target / "afterword.db"
-    assert result.output == f"Wrote {config_file} and created {db_file}\n"
+    assert result.output.splitlines()[0] == f"Wrote {config_file} and created {db_file}"
     assert 'url = "https://x.example"' in config_file.read_text(encoding="utf-8")
     assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
     config_file.write_text("# mine\n", encoding="utf-8")
@@ -291,6 +294,7 @@ def test_store_init_creates_config_and_database(tmp_path: Path) -> None:
     assert config_file.read_text(encoding="utf-8") == "# mine\n"
     forced = runner.invoke(main, ["init", str(target), "--force"])
     assert forced.exit_code == 0
+    assert forced.output.splitlines()[0] == f"Wrote {config_file} and kept the existing {db_file}"
     assert "[site]" in config_file.read_text(encoding="utf-8")
 
 

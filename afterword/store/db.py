@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from afterword.errors import DatabaseMissing
 from afterword.store.errors import sqlite_errors, storage_error
 from afterword.store.migrations import migrations
 
@@ -90,6 +91,27 @@ def open_store(
         conn.close()
         raise storage_error(exc, db_path, "not a usable afterword database") from exc
     return store
+
+
+def require_database(path: str | os.PathLike[str], config_file: Path | None) -> None:
+    """Refuse a database that does not exist yet, naming the config that pointed at it.
+
+    Every entry point except ``init`` and the demo calls this before ``open_store`` (which
+    would create the file): one line says where afterword looked and how to fix it.
+    """
+    db_path = Path(path)
+    if db_path.exists():
+        return
+    if config_file is not None and config_file.is_file():
+        where = f"database.path in {config_file}"
+    elif config_file is not None:
+        where = f"no config file at {config_file}, so the defaults were used"
+    else:
+        where = "no config file, so the defaults were used"
+    raise DatabaseMissing(
+        f"no database at {db_path} ({where}): run `afterword init` to create it, "
+        "or point --config (or AFTERWORD_CONFIG) at the site's afterword.toml"
+    )
 
 
 def apply_migrations(store: Store) -> list[str]:
