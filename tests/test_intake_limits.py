@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -385,3 +386,51 @@ def test_sigterm_with_a_slow_client_exits_within_the_shutdown_timeout(config: Co
     assert b"retry-after: 5" in answer
     assert _error(answer)["code"] == "unavailable"
     assert "timeout graceful shutdown exceeded" not in stderr  # nothing had to be cancelled
+
+
+LOW_FILE_LIMIT = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])))
+os.execv(sys.executable, [sys.executable, "-m", "afterword", *sys.argv[3:]])
+"""
+
+
+def _open_files_limit(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open files limit")
+
+
+@pytest.mark.parametrize(("hard", "expected"), [(4096, 564), (300, 300)])
+def test_serve_raises_its_open_files_limit_for_max_connections(
+    config: Config, hard: int, expected: int
+) -> None:
+    """500 connections need more than a soft limit of 200: serve raises it (to the hard limit
+    at most, and then says the setting cannot be reached)."""
+    port = _free_port()
+    _, current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if current_hard != resource.RLIM_INFINITY and current_hard < hard:
+        pytest.skip(f"this machine's hard limit is {current_hard}")
+    args = ["--config", str(config.source), "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOW_FILE_LIMIT, "200", str(hard), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AFTERWORD_INTAKE_MAX_CONNECTIONS": "500"},
+    )
+    try:
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "intake listening on" in line:
+                break
+        assert _open_files_limit(process.pid) == (expected, hard)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    warned = any("open files are limited to 300" in line for line in lines)
+    assert warned == (expected < 564), lines

@@ -12,6 +12,7 @@ setting, limits included, is made in ``workers.uvicorn_config``.
 from __future__ import annotations
 
 import errno
+import resource
 import signal
 import socket
 import sys
@@ -29,6 +30,7 @@ from afterword.intake.workers import NotifyingServer, WorkerPool, uvicorn_config
 from afterword.store import open_store
 
 STARTUP_TIMEOUT_SECONDS = 15.0
+FILES_BESIDES_CLIENTS = 64  # database, WAL, lock file, pipes, logs: what is not a connection
 WORKER_STARTUP_TIMEOUT_SECONDS = 60.0
 
 __all__ = ["BackgroundServer", "bind_socket", "check_database", "listen_error", "serve"]
@@ -44,6 +46,7 @@ def serve(
     runs that many processes on one socket (see ``workers``).
     """
     check_database(config, workers)
+    raise_file_limit(config.intake.max_connections)
     chosen_host = host or config.intake.host
     chosen_port = config.intake.port if port is None else port
     sock = bind_socket(chosen_host, chosen_port)
@@ -66,6 +69,28 @@ def serve(
         sock.close()
     if not server.started:
         raise AfterwordError(f"the intake could not start on {url}")
+
+
+def raise_file_limit(connections: int) -> None:
+    """Let each process hold ``connections`` sockets: raise the soft open-files limit.
+
+    Below it, ``accept`` fails and clients wait unanswered in the backlog instead of getting
+    the ``max_connections`` 503. Workers inherit the raised limit. A hard limit too low to
+    reach is said once on stderr (``ulimit -Hn``, or the service's ``LimitNOFILE``).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + FILES_BESIDES_CLIENTS
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    reachable = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (reachable, hard))
+    if reachable < wanted:
+        print(
+            f"afterword: warning: open files are limited to {reachable}, too few for "
+            f"intake.max_connections = {connections}; raise the hard limit (ulimit -Hn)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _serve_workers(config: Config, sock: socket.socket, workers: int) -> None:
