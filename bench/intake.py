@@ -154,6 +154,17 @@ def compare(args: argparse.Namespace) -> int:
         if runs:
             medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             print(f"  {tree}: {_figures(medians)}")
+    first = results[trees[0]]
+    for tree in trees[1:]:
+        pairs = list(zip(first, results[tree], strict=False))
+        if pairs:  # run by run, so slow spells of the shared machine hit both sides
+            speed = statistics.median(b["per_second"] / a["per_second"] for a, b in pairs)
+            p99 = statistics.median(b["p99_ms"] / a["p99_ms"] for a, b in pairs)
+            cpu = statistics.median(b["cpu_us"] / a["cpu_us"] for a, b in pairs)
+            print(
+                f"  {tree} / {trees[0]}, median of {len(pairs)} paired runs: "
+                f"accepted/s {speed - 1:+.1%}  p99 {p99 - 1:+.1%}  CPU/request {cpu - 1:+.1%}"
+            )
     return 1 if failed else 0
 
 

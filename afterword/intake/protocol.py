@@ -8,7 +8,10 @@ the size of a request's headers (httptools gathers each header in memory however
 eight 8 MB headers cost 64 MB) and no deadline for a request that arrives slowly — a client
 sending one header byte every few seconds (slowloris), or a body that never ends, holds its
 connection for good, and a fresh connection that never sends a byte is never timed out at all
-(uvicorn arms its keep-alive timer only after a response).
+(uvicorn arms its keep-alive timer only after a response). uvicorn's other parser, h11, is
+no way out: ``h11_max_incomplete_event_size`` refuses only headers still incomplete past the
+limit, with a 400 (an 8 KB header that arrives in one read passes a 4 KB limit), it has no
+deadline either, and it is the slower parser.
 
 ``GuardedHttpToolsProtocol`` adds exactly those:
 

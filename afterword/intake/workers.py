@@ -89,8 +89,10 @@ class NotifyingServer(uvicorn.Server):
 def die_with_parent(parent_pid: int, lifeline: Connection, stop: Callable[[], None]) -> None:
     """Make this worker shut down when the process ``parent_pid`` is gone.
 
-    Linux: the kernel sends SIGTERM (uvicorn's graceful shutdown) when the parent dies. And
-    everywhere ``watch_lifeline``. If the parent died before either was in place, stop now.
+    Linux: the kernel sends SIGTERM (uvicorn's graceful shutdown) when the parent dies —
+    strictly, when the parent's thread that started the worker ends, so a ``WorkerPool`` is
+    started by the thread that keeps it (``serve``'s main thread). And everywhere
+    ``watch_lifeline``. If the parent died before either was in place, stop now.
     """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
