@@ -1,8 +1,9 @@
-"""Several intake processes (``--workers``): one port, one database, a write lock, and no
-orphans when the parent dies."""
+"""Several intake processes (``--workers``): one port, one database, a write lock, no orphans
+when the parent dies; and one write per response."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -21,6 +22,7 @@ from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
 from afterword.config import Config
 from afterword.errors import StorageError
 from afterword.intake.lockfile import WriteLock, lock_path_for
+from afterword.intake.transport import CoalescingTransport
 from afterword.intake.workers import watch_lifeline
 from afterword.store import Store
 
@@ -198,6 +200,71 @@ def test_write_lock_in_a_missing_folder_is_a_storage_error(tmp_path: Path) -> No
 
 def test_lock_path_sits_beside_the_database() -> None:
     assert lock_path_for(Path("/srv/c/comments.db")) == Path("/srv/c/comments.db.intake-lock")
+
+
+class _Recorder(asyncio.Transport):
+    """A transport that only records what reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 9)}.get(name, default)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_coalescing_transport_sends_one_write_per_loop_turn() -> None:
+    async def scenario() -> _Recorder:
+        real = _Recorder()
+        transport = CoalescingTransport(real, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 202\r\n\r\n")
+        transport.write(memoryview(b"body"))
+        assert real.writes == []
+        assert transport.get_write_buffer_size() == len(b"HTTP/1.1 202\r\n\r\nbody")
+        await asyncio.sleep(0)
+        transport.write(b"next")
+        await asyncio.sleep(0)
+        assert transport.get_extra_info("peername") == ("127.0.0.1", 9)
+        return real
+
+    real = asyncio.run(scenario())
+    assert real.writes == [b"HTTP/1.1 202\r\n\r\nbody", b"next"]
+
+
+def test_coalescing_transport_close_flushes_and_abort_drops() -> None:
+    async def scenario() -> tuple[_Recorder, _Recorder]:
+        loop = asyncio.get_running_loop()
+        closed, aborted = _Recorder(), _Recorder()
+        first, second = CoalescingTransport(closed, loop), CoalescingTransport(aborted, loop)
+        first.write(b"last words")
+        first.close()
+        second.write(b"never sent")
+        second.abort()
+        await asyncio.sleep(0)
+        assert first.is_closing()
+        assert second.is_closing()
+        return closed, aborted
+
+    closed, aborted = asyncio.run(scenario())
+    assert (closed.writes, closed.closed) == ([b"last words"], True)
+    assert (aborted.writes, aborted.aborted) == ([], True)
 
 
 def test_workers_without_a_usable_lock_file_do_not_start(config: Config) -> None:
