@@ -275,7 +275,7 @@ def test_protocol_still_finds_the_uvicorn_internals_it_builds_on() -> None:
     loop = asyncio.new_event_loop()
     try:
         protocol = protocol_class(config, ServerState(), {}, _loop=loop)
-        for attribute in ("loop", "transport", "cycle", "timeout_keep_alive"):
+        for attribute in ("loop", "transport", "cycle", "pipeline", "timeout_keep_alive"):
             assert hasattr(protocol, attribute), attribute
         assert protocol.timeout_keep_alive_task is None
     finally:

@@ -30,7 +30,7 @@ cap by at most one read — still bounded.
 
 It subclasses uvicorn's ``HttpToolsProtocol``, whose module is not public API: it relies on
 the methods in ``UVICORN_METHODS`` (the parser calls the ``on_*`` ones on the protocol), on
-the attributes ``loop``, ``transport``, ``cycle``, ``timeout_keep_alive`` and
+the attributes ``loop``, ``transport``, ``cycle``, ``pipeline``, ``timeout_keep_alive`` and
 ``timeout_keep_alive_task``, and on the cycle's ``response_started`` and
 ``response_complete``. Importing this module fails if a method is gone, and
 ``tests/test_intake_limits.py`` checks the attributes and every behaviour over real sockets.
@@ -168,10 +168,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown; a request whose body is still arriving gets until
-        ``shutdown_cut`` to finish."""
+        ``shutdown_cut`` (or its body deadline, if sooner) to finish."""
         super().shutdown()
-        if not self._in_headers and not self.transport.is_closing():
-            self._arm(self.limits.shutdown_cut, self._cut_at_shutdown)
+        if self._in_headers or self.transport.is_closing():
+            return
+        cut = self.limits.shutdown_cut
+        if self._deadline is None or self._deadline.when() > self.loop.time() + cut:
+            self._arm(cut, self._cut_at_shutdown)
 
     def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._disarm()
@@ -194,23 +197,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _body_too_slow(self) -> None:
-        """408, unless the app already started its answer: then close."""
         self._deadline = None
-        if self.cycle.response_started:
-            self.transport.close()
-        else:
-            message = f"the request's body took longer than {self.limits.body_timeout:g} s"
-            self._refuse(refusal(408, "Request Timeout", "request_timeout", message))
+        message = f"the request's body took longer than {self.limits.body_timeout:g} s"
+        self._refuse_unless_answering(refusal(408, "Request Timeout", "request_timeout", message))
 
     def _cut_at_shutdown(self) -> None:
-        """503 with Retry-After (the client may retry on the next process), then close."""
+        """503 with Retry-After (the client may retry on the next process)."""
         self._deadline = None
-        if self.cycle.response_started:
+        message = "the intake is shutting down; try again shortly"
+        answer = refusal(503, "Service Unavailable", "unavailable", message, "retry-after: 5\r\n")
+        self._refuse_unless_answering(answer)
+
+    def _refuse_unless_answering(self, answer: bytes) -> None:
+        """``answer`` for the request being read, unless an answer is already on its way —
+        its own, or an earlier pipelined request's (``pipeline`` holds the ones waiting):
+        then only close."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_started or self.pipeline:
             self.transport.close()
         else:
-            message = "the intake is shutting down; try again shortly"
-            retry = "retry-after: 5\r\n"
-            self._refuse(refusal(503, "Service Unavailable", "unavailable", message, retry))
+            self._refuse(answer)
 
     def _refuse(self, answer: bytes) -> None:
         """Send ``answer`` and close; what the app may still send is dropped by the transport."""

@@ -58,10 +58,9 @@ def serve(
     def announce() -> None:
         print(f"afterword: intake listening on {url}", file=sys.stderr, flush=True)
 
-    server = NotifyingServer(
-        uvicorn_config(create_app(config), chosen_host, chosen_port, config), announce
-    )
     try:
+        app = create_app(config)
+        server = NotifyingServer(uvicorn_config(app, chosen_host, chosen_port, config), announce)
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         return
