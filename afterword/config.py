@@ -83,6 +83,42 @@ class IntakeConfig:
         [], "Proxy addresses/networks whose X-Forwarded-For is believed, e.g. ['127.0.0.1']."
     )
     max_request_bytes: int = setting(65536, "Largest request body accepted, before parsing.")
+    header_max_bytes: int = setting(
+        16384,
+        "Largest request line plus headers; a larger request gets 431 and is disconnected.",
+        minimum=1024,
+        maximum=1048576,
+    )
+    header_timeout_seconds: float = setting(
+        10.0,
+        "Time a client has to send a request's headers from its first byte (else 408).",
+        minimum=0.1,
+        maximum=3600,
+    )
+    body_timeout_seconds: float = setting(
+        30.0,
+        "Time a client has to send a request's body once its headers arrived (else 408).",
+        minimum=0.1,
+        maximum=3600,
+    )
+    keep_alive_seconds: int = setting(
+        5,
+        "An open connection with no request in progress is closed after this long.",
+        minimum=1,
+        maximum=3600,
+    )
+    max_connections: int = setting(
+        1000,
+        "Open connections per intake process; a request beyond them gets 503 at once.",
+        minimum=2,
+        maximum=100000,
+    )
+    shutdown_timeout_seconds: int = setting(
+        10,
+        "On SIGTERM or Ctrl-C, how long open requests may take to finish before being cut.",
+        minimum=1,
+        maximum=3600,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
-"""Several intake processes (``--workers``), their write lock, and one write per response."""
+"""Several intake processes (``--workers``): one port, one database, a write lock, no orphans
+when the parent dies; and one write per response."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +23,7 @@ from afterword.config import Config
 from afterword.errors import StorageError
 from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.transport import CoalescingTransport
+from afterword.intake.workers import watch_lifeline
 from afterword.store import Store
 
 
@@ -289,3 +293,64 @@ def test_worker_pool_that_cannot_start_is_an_error(config: Config) -> None:
         sock.close()
     assert pool.failed() is not None
     assert all(not Path(f"/proc/{pid}").exists() or _state(pid) == "Z" for pid in pool.pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie nobody has reaped yet."""
+    try:
+        return _state(pid) != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_serve_workers_die_with_a_killed_parent_and_the_port_is_free_again(
+    config: Config,
+) -> None:
+    """SIGKILL runs no cleanup in the parent: the workers must notice and go, and a new
+    ``afterword serve`` on the same port must bind and answer."""
+    port = _free_port()
+    command = [sys.executable, "-m", "afterword", "--config", str(config.source), "serve"]
+    parent = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _read_until(parent, "2 intake workers listening")
+        workers = [c for c in _children(parent.pid) if "spawn_main" in _cmdline(c)]
+        assert len(workers) == 2
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers), "workers outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.communicate(timeout=30)
+    restarted = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _read_until(restarted, "intake listening on")
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/comments", json=comment_fields())
+        assert answer.status_code == 202
+    finally:
+        restarted.terminate()
+        restarted.communicate(timeout=30)
+
+
+def test_lifeline_eof_means_the_parent_is_gone() -> None:
+    """The portable way (beside Linux's PR_SET_PDEATHSIG): EOF on the parent's pipe."""
+    reader, writer = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    gone = threading.Event()
+    try:
+        watch_lifeline(reader, gone.set)
+        assert not gone.wait(0.3)  # the parent still holds the writing end
+        writer.close()  # what the kernel does when the parent dies, however it dies
+        assert gone.wait(10)
+    finally:
+        reader.close()
