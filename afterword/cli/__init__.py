@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, publish, serve, transfer
+from afterword.cli import build, demo, moderation, publish, pull, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -34,6 +34,7 @@ for command in (
     migrate_command,
     *moderation.COMMANDS,
     *serve.COMMANDS,
+    *pull.COMMANDS,
     *build.COMMANDS,
     *publish.COMMANDS,
     *transfer.COMMANDS,
