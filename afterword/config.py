@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from afterword.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "afterword.toml"
+_QUEUE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s/?#]+)+")
 ENV_CONFIG = "AFTERWORD_CONFIG"
 ENV_PREFIX = "AFTERWORD_"
 
@@ -118,6 +120,11 @@ class IntakeConfig:
         "On SIGTERM or Ctrl-C, how long open requests may take to finish before being cut.",
         minimum=1,
         maximum=3600,
+    )
+    queue: str = setting(
+        "sqlite",
+        "Where accepted submissions go: 'sqlite' (this machine's database) or an SQS queue "
+        "URL, from which `afterword pull` stores them (see docs/deploying.md).",
     )
 
 
@@ -290,7 +297,16 @@ def build_config(
             raise ConfigError(f"{where}: [{name}] must be a table")
         sections[name] = _build_section(cls, name, raw, env, root, where)
     targets = _build_targets(data.get("targets", {}), env, root, where)
+    _check_queue(sections["intake"].queue, where)
     return Config(**sections, targets=targets, root=root, source=source)
+
+
+def _check_queue(queue: str, where: str) -> None:
+    if queue != "sqlite" and not _QUEUE_URL.fullmatch(queue):
+        raise ConfigError(
+            f"{where}: intake.queue must be 'sqlite' or an SQS queue URL such as "
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/comments (got {queue!r})"
+        )
 
 
 def _build_targets(

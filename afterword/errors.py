@@ -18,7 +18,8 @@ turns ``CommentRejected`` into a JSON error. Nothing else needs to know how erro
     ├── InternalError            a bug, already logged where it happened (500)
     ├── BuildError               rendering or writing the output failed
     ├── PublishError             a target refused or failed (botocore errors mapped once)
-    └── ImportFailed             an export file that cannot be read or imported
+    ├── ImportFailed             an export file that cannot be read or imported
+    └── QueueError               the SQS queue between intake and store failed
 """
 
 from __future__ import annotations
@@ -135,3 +136,7 @@ class PublishError(AfterwordError):
 
 class ImportFailed(AfterwordError):
     """An export file cannot be parsed or imported; nothing was written."""
+
+
+class QueueError(AfterwordError):
+    """The SQS queue between intake and store refused or could not be reached."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, publish, serve, transfer
+from afterword.cli import build, demo, moderation, publish, pull, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -39,6 +39,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 WORKFLOW = (
     init_command,
     serve.serve,
+    pull.pull,
     moderation.queue_command,
     moderation.review_command,
     moderation.approve_command,
