@@ -43,6 +43,7 @@ EMPTY_FOLDER_COMMANDS = [
     ["erase", "--email", "someone@example.com", "--yes"],
     ["serve", "--port", "0"],
     ["serve", "--port", "0", "--workers", "2"],
+    ["pull", "--once"],
 ]
 # What each command with --json needs besides it, to get as far as opening the database.
 JSON_ARGS = {
@@ -59,6 +60,7 @@ JSON_ARGS = {
     **{f"import {kind}": ["in.file"] for kind in ("disqus", "wordpress", "isso", "staticman")},
     "import commento": ["in.file"],
     "import afterword": ["in.file"],
+    "pull": ["--once"],
 }
 
 
@@ -302,7 +304,7 @@ def test_help_lists_commands_in_workflow_order_with_whole_summaries() -> None:
     listing = result.output.split("Commands:\n", 1)[1].splitlines()
     names = [line.split()[0] for line in listing]
     assert names == [command.name for command in WORKFLOW]
-    assert names[:3] == ["init", "serve", "queue"]
+    assert names[:4] == ["init", "serve", "pull", "queue"]  # set up, collect, moderate
     assert names != sorted(names)
     for line, command in zip(listing, WORKFLOW, strict=True):
         summary = line.split(None, 1)[1]

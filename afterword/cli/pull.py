@@ -38,7 +38,6 @@ def pull(config: Config, once: bool, batch: int, as_json: bool, quiet: bool) -> 
     from afterword.intake.pull import pull_queue, queue_url
     from afterword.intake.sqs import sqs_client
 
-    url = queue_url(config)
     show = show_progress(quiet, as_json)
 
     def progress(report: PullReport) -> None:
@@ -46,6 +45,7 @@ def pull(config: Config, once: bool, batch: int, as_json: bool, quiet: bool) -> 
             click.echo(f"\rpulled {report.received:,} message(s)", nl=False, err=True)
 
     with store_for(config) as store:
+        url = queue_url(config)
         try:
             report = pull_queue(
                 config, store, sqs_client(url), once=once, batch=batch, on_batch=progress
