@@ -28,6 +28,7 @@ from fixtures_intake import comment_fields
 from afterword.config import Config
 from afterword.intake.answers import STORAGE_MESSAGE
 from afterword.intake.health import TTL_SECONDS
+from afterword.store import open_store
 
 DISK_SIZE = "2m"
 TIMEOUT = 20.0
@@ -52,16 +53,23 @@ def _free_port() -> int:
 
 
 class FullDiskIntake:
-    """``afterword serve`` with its database on a small tmpfs only it can see."""
+    """``afterword serve`` with its database on a small tmpfs only it can see.
+
+    The database is made outside first (``serve`` never creates one) and copied onto the
+    fresh tmpfs before the server starts.
+    """
 
     def __init__(self, config: Config, disk: Path) -> None:
         self.disk = disk
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        mount = 'mount -t tmpfs -o size=$1 tmpfs "$0" && shift && exec "$@"'
+        made = disk.parent / "made.db"
+        open_store(made).close()
+        mount = 'mount -t tmpfs -o size=$1 tmpfs "$0" && cp "$2" "$0/afterword.db" && shift 2'
+        mount += ' && exec "$@"'
         serve = [sys.executable, "-m", "afterword", "serve", "--port", str(self.port)]
         command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount]
-        command += [str(disk), DISK_SIZE, *serve, "--config", str(config.source)]
+        command += [str(disk), DISK_SIZE, str(made), *serve, "--config", str(config.source)]
         env = afterword_env({"AFTERWORD_DATABASE_PATH": str(disk / "afterword.db")})
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

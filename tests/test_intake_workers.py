@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import add_rendered
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
 
 from afterword.config import Config
@@ -24,7 +25,8 @@ from afterword.errors import StorageError
 from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.transport import CoalescingTransport
 from afterword.intake.workers import watch_lifeline
-from afterword.store import Store
+from afterword.privacy import hash_address
+from afterword.store import Store, site_secret
 
 
 def _post_many(intake: RunningIntake, count: int) -> list[httpx.Response]:
@@ -354,3 +356,50 @@ def test_lifeline_eof_means_the_parent_is_gone() -> None:
         assert gone.wait(10)
     finally:
         reader.close()
+
+
+@pytest.mark.slow
+def test_a_burst_across_two_workers_gets_exactly_per_minute_accepted(
+    start_intake: Callable[..., RunningIntake], store: Store
+) -> None:
+    intake = start_intake(workers=2)  # default limits: 5 per minute
+    per_minute = intake.config.limits.per_minute
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def poster(number: int) -> None:
+        for n in range(10):  # a fresh connection each, so both workers take a share
+            fields = comment_fields(body=f"burst {number}-{n}")
+            response = httpx.post(intake.api, json=fields, timeout=30)
+            with lock:
+                answers.append(response)
+
+    threads = [threading.Thread(target=poster, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [202] * per_minute + [429] * (50 - per_minute)
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
+    assert store.scalar("SELECT count(*) FROM comments") == per_minute
+
+
+def test_submissions_another_process_stored_count_against_this_ones_limit(
+    start_intake: Callable[..., RunningIntake], store: Store
+) -> None:
+    """The limit is read from the shared database, not from this process's memory."""
+    intake = start_intake()
+    per_minute = intake.config.limits.per_minute
+    ip_hash = hash_address(site_secret(store), "127.0.0.1")
+    for n in range(per_minute):  # as if another worker or intake machine had taken them
+        add_rendered(store, f"elsewhere {n}", page_key="/blog/hello/", ip_hash=ip_hash)
+
+    refused = intake.post(body="the first this process sees")
+
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = intake.post(body="someone else", headers={"X-Forwarded-For": "198.51.100.4"})
+    assert other.status_code == 429  # no trusted proxy: the header changes nothing

@@ -21,12 +21,18 @@ included so a bot cannot tell) against ``per_minute`` and ``per_hour``, and *att
 submission that parses, accepted or refused — against the higher ``attempts_per_minute``, so a
 person fixing a typo a few times is not locked out while a flood of invalid posts still is. An
 accepted slot is reserved when the request is admitted (concurrent posts cannot overshoot) and
-given back if the submission is then refused or could not be stored. One intake process owns
-its limiter; behind several processes each counts alone — see docs/intake-api.md.
+given back if the submission is then refused or could not be stored.
+
+That limiter is per process: it answers a flood quickly, without touching the database. The
+accepted-submission limits are also decided where submissions are stored (``window_refusal``,
+applied by ``batch.apply_batch`` inside the writer's transaction and by ``afterword pull``),
+from the comments table that every worker and every intake machine shares: behind
+``serve --workers N`` or several SQS intakes, a client still gets exactly ``per_minute``.
 """
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import math
 import threading
@@ -34,9 +40,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from afterword.config import LimitsConfig
 from afterword.errors import CommentRejected
+from afterword.store.models import format_time, parse_time
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -198,3 +206,40 @@ def _wait(hits: deque[float], now: float, per_minute: int, per_hour: int) -> flo
         if oldest_in_window > now - MINUTE:
             wait = max(wait, oldest_in_window + MINUTE - now)
     return wait
+
+
+def shared_window_seconds(limits: LimitsConfig) -> float:
+    """How far back ``window_refusal`` looks: the longest enabled accepted-submission window."""
+    if limits.per_hour:
+        return HOUR
+    return MINUTE if limits.per_minute else 0.0
+
+
+def window_refusal(
+    accepted: Sequence[str], at: str, limits: LimitsConfig
+) -> CommentRejected | None:
+    """The 429 for one more accepted submission at ``at``, or None if it fits.
+
+    ``accepted``: the sorted creation times (ISO text) of the client's accepted submissions,
+    as stored — by every process and machine. Retry-After says when both windows have room.
+    """
+    moment = parse_time(at)
+    upto = bisect.bisect_right(accepted, at)
+    wait = 0.0
+    for allowed, span in ((limits.per_minute, MINUTE), (limits.per_hour, HOUR)):
+        if not allowed:
+            continue
+        first = bisect.bisect_right(
+            accepted, format_time(moment - timedelta(seconds=span)), 0, upto
+        )
+        if upto - first >= allowed:
+            oldest = parse_time(accepted[upto - allowed])
+            wait = max(wait, (oldest - moment).total_seconds() + span)
+    if wait <= 0:
+        return None
+    return CommentRejected(
+        "too many comments from your address; try again later",
+        code="rate_limited",
+        status=429,
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )

@@ -8,11 +8,12 @@ redelivery is recognised and only deleted. Nothing is lost and nothing is stored
 
 What needs the database is decided here, with the same rules as the SQLite intake's writer
 (``batch.apply_batch``): the thread is open, the parent is a published comment on the same
-page, the comment is not a duplicate, the auto-approve rules. Two more checks exist only here:
-the fields are validated again (the queue is input, not trust) and the rate limits are
-counted across every intake that feeds the queue. A submission refused by a database rule is
-stored all the same — ``rejected`` (or ``spam`` for a flood) with its reason in the moderation
-log — so ``afterword queue --status rejected`` shows it; the client already had its 202.
+page, the comment is not a duplicate, the rate limits counted across every intake that feeds
+the queue (from when each intake received its submission), the auto-approve rules. The
+fields are also validated again: the queue is input, not trust. A submission refused by a
+database rule is stored all the same — ``rejected`` (or ``spam`` for a flood) with its reason
+in the moderation log — so ``afterword queue --status rejected`` shows it; the client already
+had its 202.
 
 A message that cannot be read at all is logged and left in the queue: SQS moves it to the
 dead-letter queue after ``maxReceiveCount`` deliveries (see docs/deploying.md).
@@ -20,7 +21,6 @@ dead-letter queue after ``maxReceiveCount`` deliveries (see docs/deploying.md).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import sqlite3
 from collections import Counter
@@ -39,7 +39,7 @@ from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.privacy import hash_address
 from afterword.store import Store, format_time, parse_time, site_secret
 from afterword.store.models import NewComment
-from afterword.store.pulled import PULL_SOURCE, accepted_times, log_refusals, stored_message_ids
+from afterword.store.pulled import PULL_SOURCE, log_refusals, stored_message_ids
 from afterword.store.submissions import ensure_pages, insert_batch
 
 log = logging.getLogger("afterword.pull")
@@ -198,7 +198,6 @@ def _store_batch(
         report.redelivered += len(prepared) - len(fresh)
         if not fresh:
             return
-        _apply_shared_limits(config, conn, fresh)
         candidates = [p for p in fresh if p.refusal is None]
         entries = [p.entry for p in candidates]
         by_entry = {id(p.entry): p for p in candidates}
@@ -232,48 +231,11 @@ def _prepare(
         return None
     html = render_markdown(submission.body)
     ip_hash = hash_address(secret, queued.client)
-    return _Pending(queued, Entry(submission, html, ip_hash, queued.page_url))
+    return _Pending(queued, Entry(submission, html, ip_hash, queued.page_url, queued.received))
 
 
 def _received(pending: _Pending) -> str:
     return pending.queued.received
-
-
-def _apply_shared_limits(
-    config: Config, conn: sqlite3.Connection, fresh: Sequence[_Pending]
-) -> None:
-    """Per-minute and per-hour limits over every intake feeding the queue, in arrival order.
-
-    Only accepted submissions count (what the SQLite intake's limiter counts too), so a
-    flood refused here does not lock its sender out for longer.
-    """
-    limits = config.limits
-    windows = [
-        (n, timedelta(minutes=m)) for n, m in ((limits.per_minute, 1), (limits.per_hour, 60))
-    ]
-    windows = [(n, span) for n, span in windows if n > 0]
-    if not windows:
-        return
-    oldest = parse_time(min(p.queued.received for p in fresh)) - max(s for _, s in windows)
-    hashes = [p.entry.ip_hash for p in fresh]
-    accepted = accepted_times(conn, hashes, format_time(oldest))
-    for pending in fresh:
-        if pending.entry.submission.honeypot:
-            continue  # stored as spam anyway; a bot learns nothing from its answer
-        times = accepted[pending.entry.ip_hash]
-        moment = parse_time(pending.queued.received)
-        for allowed, span in windows:
-            used = len(times) - bisect.bisect_left(times, format_time(moment - span))
-            if used >= allowed:
-                minutes = int(span.total_seconds() // 60)
-                pending.refusal = CommentRejected(
-                    f"more than {allowed} comments in {minutes} min from one network",
-                    code="rate_limited",
-                    status=429,
-                )
-                break
-        else:
-            bisect.insort(times, pending.queued.received)
 
 
 def _cutoffs(config: Config, fresh: Sequence[_Pending]) -> Cutoffs:

@@ -196,8 +196,8 @@ class Writer:
             duplicates_since=format_time(now - window),
             close_before=format_time(now - timedelta(days=days)) if days else None,
         )
-        entries = [Entry(j.submission, j.body_html, j.ip_hash, j.page_url) for j in batch]
         created = utc_now()  # one timestamp per batch: they are committed together
+        entries = [Entry(j.submission, j.body_html, j.ip_hash, j.page_url, created) for j in batch]
 
         def make_row(entry: Entry, status: str) -> NewComment:
             return _new_comment(entry, status, created)

@@ -100,3 +100,12 @@ def initial(db: Any) -> None:
         CREATE INDEX invalidations_open ON invalidations (target, state);
         """
     )
+
+
+@migrations(name="0002_comments_client")
+def comments_client(db: Any) -> None:
+    """Accepted comments by client network and time: the shared rate limit's one lookup."""
+    db.execute(
+        "CREATE INDEX comments_client ON comments (ip_hash, created) "
+        "WHERE status IN ('pending', 'approved')"
+    )

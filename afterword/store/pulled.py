@@ -1,4 +1,4 @@
-"""The queries ``afterword pull`` adds to the intake's: idempotency, shared limits, reasons.
+"""The queries ``afterword pull`` adds to the intake's: idempotency and refusal reasons.
 
 Each takes a whole batch in one statement (rows as a JSON array, as ``submissions`` does), and
 runs inside the pull's write transaction, so what it reads cannot change before the commit.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from afterword.store.models import utc_now
@@ -27,27 +26,6 @@ def stored_message_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]
         (PULL_SOURCE, json.dumps(wanted)),
     ).fetchall()
     return {str(row[0]) for row in rows}
-
-
-def accepted_times(
-    conn: sqlite3.Connection, ip_hashes: Iterable[str], since: str
-) -> dict[str, list[str]]:
-    """Creation times (sorted) of accepted — pending or approved — comments per client
-    network hash since ``since``: what the rate limits count, whichever intake took them."""
-    wanted = sorted(set(ip_hashes))
-    times: dict[str, list[str]] = defaultdict(list)
-    if not wanted:
-        return times
-    rows = conn.execute(
-        """SELECT ip_hash, created FROM comments
-           WHERE ip_hash IN (SELECT value FROM json_each(?1)) AND created >= ?2
-             AND status IN ('pending', 'approved')
-           ORDER BY created""",
-        (json.dumps(wanted), since),
-    ).fetchall()
-    for ip_hash, created in rows:
-        times[str(ip_hash)].append(str(created))
-    return times
 
 
 def log_refusals(conn: sqlite3.Connection, refusals: Sequence[tuple[int, str, str]]) -> None:
