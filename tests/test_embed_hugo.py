@@ -1,0 +1,71 @@
+"""docs/embedding.md's Hugo recipe, built with Debian's hugo and read in Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fixtures_browser import StaticServer
+from playwright.sync_api import Page
+from test_embed_support import (
+    HOST_CSS,
+    HOST_CSS_APPLIES,
+    POST_KEY,
+    TRICKY_BODY,
+    EmbedSite,
+    check_empty_page,
+    check_thread_page,
+    embed_site,
+    recipe,
+)
+
+pytestmark = pytest.mark.browser
+
+HUGO = shutil.which("hugo") or "/usr/bin/hugo"
+BASEOF = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>
+{{ with resources.Get "css/site.css" }}<link rel="stylesheet" href="{{ .RelPermalink }}">{{ end }}
+<link rel="stylesheet" href="/comments/afterword.css"></head>
+<body><main>{{ block "main" . }}{{ end }}</main></body></html>
+"""
+SINGLE = """{{ define "main" }}<h1>{{ .Title }}</h1>{{ .Content }}{{ partial "comments.html" . }}
+{{ end }}"""
+LIST = """{{ define "main" }}<h1>{{ .Title }}</h1>{{ range .Site.RegularPages }}<a href="{{ .RelPermalink }}">
+{{ .Title }}</a>{{ end }}{{ end }}"""
+
+
+@pytest.fixture
+def hugo_site(
+    tmp_path: Path, static_server: Callable[[Path], StaticServer]
+) -> Iterator[EmbedSite]:
+    with embed_site(tmp_path, static_server(tmp_path / "public"), "Hugo") as site:
+        taken = recipe("Hugo")
+        site.write(
+            "hugo.toml",
+            f'baseURL = "{site.server.url}"\ntitle = "Tiny"\n'
+            'disableKinds = ["taxonomy", "term", "RSS", "sitemap"]\n' + taken.file("hugo.toml"),
+        )
+        site.write("layouts/partials/comments.html", taken.file("layouts/partials/comments.html"))
+        site.write("layouts/_default/baseof.html", BASEOF)
+        site.write("layouts/_default/single.html", SINGLE)
+        site.write("layouts/_default/list.html", LIST)
+        site.write("assets/css/site.css", HOST_CSS)
+        site.write("content/blog/post.md", "---\ntitle: A post\n---\nThe post's own text.\n")
+        site.write("content/about.md", "---\ntitle: About\n---\nNo comments here yet.\n")
+        yield site
+
+
+def test_embed_hugo_recipe(browser_page: Page, hugo_site: EmbedSite) -> None:
+    comment_id = hugo_site.seed(POST_KEY, TRICKY_BODY)
+    hugo_site.run(HUGO, "--quiet")
+    public = hugo_site.root / "public"
+    assert (public / "css" / "site.css").is_file(), "the site's own assets/ vanished"
+    assert (public / "comments" / "afterword.js").is_file(), "the local target was not copied"
+    built = (public / "blog" / "post" / "index.html").read_text("utf-8")
+    assert f'id="c{comment_id}"' in built, "the thread was not included at build time"
+
+    check_thread_page(browser_page, hugo_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES)
+    check_empty_page(browser_page, hugo_site, "/about/", "/about/", HOST_CSS_APPLIES)
+    browser_page.goto(hugo_site.url("/"))
+    assert browser_page.locator("a[href='/blog/post/']").count() == 1
