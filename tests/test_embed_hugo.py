@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fixtures_browser import StaticServer
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from test_embed_support import (
     HOST_CSS,
     HOST_CSS_APPLIES,
@@ -17,6 +17,7 @@ from test_embed_support import (
     EmbedSite,
     check_empty_page,
     check_thread_page,
+    check_without_javascript,
     embed_site,
     recipe,
 )
@@ -31,19 +32,17 @@ BASEOF = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{
 """
 SINGLE = """{{ define "main" }}<h1>{{ .Title }}</h1>{{ .Content }}{{ partial "comments.html" . }}
 {{ end }}"""
-LIST = """{{ define "main" }}<h1>{{ .Title }}</h1>{{ range .Site.RegularPages }}<a href="{{ .RelPermalink }}">
-{{ .Title }}</a>{{ end }}{{ end }}"""
+LIST = """{{ define "main" }}<h1>{{ .Title }}</h1>
+{{ range .Site.RegularPages }}<a href="{{ .RelPermalink }}">{{ .Title }}</a>{{ end }}{{ end }}"""
 
 
 @pytest.fixture
-def hugo_site(
-    tmp_path: Path, static_server: Callable[[Path], StaticServer]
-) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "public"), "Hugo") as site:
+def hugo_site(tmp_path: Path, static_server: Callable[[Path], StaticServer]) -> Iterator[EmbedSite]:
+    with embed_site(tmp_path, static_server(tmp_path / "public").url, "Hugo") as site:
         taken = recipe("Hugo")
         site.write(
             "hugo.toml",
-            f'baseURL = "{site.server.url}"\ntitle = "Tiny"\n'
+            f'baseURL = "{site.base_url}"\ntitle = "Tiny"\n'
             'disableKinds = ["taxonomy", "term", "RSS", "sitemap"]\n' + taken.file("hugo.toml"),
         )
         site.write("layouts/partials/comments.html", taken.file("layouts/partials/comments.html"))
@@ -56,7 +55,9 @@ def hugo_site(
         yield site
 
 
-def test_embed_hugo_recipe(browser_page: Page, hugo_site: EmbedSite) -> None:
+def test_embed_hugo_recipe(
+    chromium_browser: Browser, browser_page: Page, hugo_site: EmbedSite
+) -> None:
     comment_id = hugo_site.seed(POST_KEY, TRICKY_BODY)
     hugo_site.run(HUGO, "--quiet")
     public = hugo_site.root / "public"
@@ -65,6 +66,7 @@ def test_embed_hugo_recipe(browser_page: Page, hugo_site: EmbedSite) -> None:
     built = (public / "blog" / "post" / "index.html").read_text("utf-8")
     assert f'id="c{comment_id}"' in built, "the thread was not included at build time"
 
+    check_without_javascript(chromium_browser, hugo_site, POST_KEY, comment_id, TRICKY_BODY)
     check_thread_page(browser_page, hugo_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES)
     check_empty_page(browser_page, hugo_site, "/about/", "/about/", HOST_CSS_APPLIES)
     browser_page.goto(hugo_site.url("/"))

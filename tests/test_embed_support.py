@@ -16,15 +16,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
-from fixtures_browser import StaticServer
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from afterword.cli import main
 from afterword.config import Config, load_config
@@ -77,8 +75,9 @@ def recipe(heading: str) -> Recipe:
     text = EMBEDDING_DOC.read_text("utf-8")
     found = re.search(rf"^##+ {re.escape(heading)}.*\n", text, re.M)
     assert found, f"docs/embedding.md has no section {heading!r}"
-    following = re.search(r"^##", text[found.end() :], re.M)
-    section = text[found.end() : found.end() + following.start()] if following else text[found.end() :]
+    rest = text[found.end() :]
+    following = re.search(r"^##", rest, re.M)
+    section = rest[: following.start()] if following else rest
     files: dict[str, str] = {}
     snippets: list[str] = []
     for block in FENCE.findall(section):
@@ -92,15 +91,15 @@ def recipe(heading: str) -> Recipe:
 
 @dataclass
 class EmbedSite:
-    """A generator project with afterword.toml in it, served from ``root / out_dir``."""
+    """A generator project with afterword.toml in it; ``base_url`` serves what it built."""
 
     root: Path
-    server: StaticServer
+    base_url: str
     config: Config
     config_file: Path
 
     def url(self, path: str) -> str:
-        return self.server.url + path.lstrip("/")
+        return self.base_url + path.lstrip("/")
 
     def cli(self, *args: str) -> str:
         result = CliRunner().invoke(main, ["--config", str(self.config_file), *args])
@@ -147,22 +146,22 @@ class EmbedSite:
 
 
 @contextmanager
-def embed_site(root: Path, server: StaticServer, heading: str) -> Iterator[EmbedSite]:
+def embed_site(root: Path, base_url: str, heading: str) -> Iterator[EmbedSite]:
     """afterword.toml in ``root`` as docs/embedding.md says (the shared ``[build]`` block and
-    the recipe's own target), with the site at ``server``'s URL and the intake running on a
-    free loopback port."""
+    the recipe's own target), with the site at ``base_url`` (ending in "/") and the intake
+    running on a free loopback port."""
     root.mkdir(parents=True, exist_ok=True)
     config_file = root / "afterword.toml"
     shared = recipe("Build-time include").file("afterword.toml")
     target = recipe(heading).file("afterword.toml")
     config_file.write_text(
-        f'[site]\nurl = "{server.url}"\n[intake]\nport = {free_port()}\n'
+        f'[site]\nurl = "{base_url}"\n[intake]\nport = {free_port()}\n'
         "[limits]\nper_minute = 0\nper_hour = 0\n" + shared + target,
         encoding="utf-8",
     )
     config = load_config(config_file, environ={})
     with BackgroundServer(config, port=config.intake.port):
-        yield EmbedSite(root, server, config, config_file)
+        yield EmbedSite(root, base_url, config, config_file)
 
 
 def computed(page: Page, selector: str, prop: str) -> str:
@@ -231,6 +230,29 @@ def check_thread_page(
     assert rows[-1] == (POST_KEY, "Zoë", "pending")
 
 
+def check_without_javascript(
+    browser: Browser, site: EmbedSite, path: str, comment_id: int, body: str
+) -> None:
+    """The build-time include alone: the thread reads, styled by the stylesheet in <head>,
+    and the plain form posts and comes back to the page (``#afterword-pending``)."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(site.url(path))
+        assert page.locator(f"#c{comment_id} .afterword-body").inner_text().strip() == body
+        check_widget_styles(page)
+        page.fill(".afterword-form [name=author]", "No Script")
+        page.fill(".afterword-form [name=body]", "Posted by the plain form")
+        with page.expect_navigation():
+            page.locator(".afterword-form [type=submit]").click()
+        assert page.url == site.url(path) + "#afterword-pending"
+        assert page.locator("#afterword-pending").is_visible()
+        assert site.rows()[-1] == (POST_KEY, "No Script", "pending")
+    finally:
+        context.close()
+
+
 def check_empty_page(
     page: Page,
     site: EmbedSite,
@@ -262,12 +284,3 @@ def assert_verbatim_copy(site: EmbedSite, published: str, out: str, key: str) ->
         source = site.root / published / folder / name
         assert source.is_file(), source
         assert (site.root / out / "comments" / folder / name).read_bytes() == source.read_bytes()
-
-
-def files_containing(root: Path, needle: str, names: Mapping[str, None] | None = None) -> list[str]:
-    """Files below ``root`` whose text contains ``needle``."""
-    return [
-        p.relative_to(root).as_posix()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and needle in p.read_text("utf-8", errors="replace")
-    ]
