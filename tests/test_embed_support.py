@@ -35,6 +35,7 @@ EMBEDDING_DOC = REPO / "docs" / "embedding.md"
 ELEVENTY = REPO / "tests" / "js" / "node_modules" / ".bin" / "eleventy"
 POST_KEY = "/blog/post/"
 # Template syntax of every generator tested: a comment is text, never a template.
+AUTHOR = "Ånă Ŵ"  # not ASCII: every generator must read the fragment as UTF-8
 TRICKY_BODY = "Keep {{ page.url }}, {% raw %}, {{< ref x >}} and {{ .Title }} as typed."
 
 
@@ -49,8 +50,12 @@ body { background-color: rgb(250, 245, 235); }
 h1 { color: rgb(120, 30, 40); }
 header, footer { text-align: center; font-weight: 200; }
 ol { list-style: decimal; padding-left: 3em; }
+li { margin-left: 2em; }
+h2 { text-transform: uppercase; border-bottom: 3px solid; }
 label { display: inline; }
 p { text-align: justify; }
+button { background: rgb(200, 0, 0); border-radius: 0; }
+input, textarea { border: 5px dashed; }
 """
 HOST_CSS_APPLIES = (
     ("body", "background-color", "rgb(250, 245, 235)"),
@@ -106,7 +111,7 @@ class EmbedSite:
         assert result.exit_code == 0, result.output
         return result.output
 
-    def seed(self, page_key: str, body: str, author: str = "Ana") -> int:
+    def seed(self, page_key: str, body: str, author: str = AUTHOR) -> int:
         """A comment posted over HTTP, approved with the CLI; then build and publish."""
         comment_id = post_comment(self.config.intake_url, page_key, author, body, None)
         self.cli("approve", str(comment_id))
@@ -122,9 +127,11 @@ class EmbedSite:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
-    def run(self, *argv: str | Path, timeout: float = 120) -> str:
+    def run(
+        self, *argv: str | Path, env_overrides: dict[str, str] | None = None, timeout: float = 120
+    ) -> str:
         """Run the generator in the project folder; its output on failure."""
-        env = dict(os.environ)
+        env = {**os.environ, **(env_overrides or {})}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         result = subprocess.run(
             [str(a) for a in argv],
@@ -180,6 +187,12 @@ def check_widget_styles(page: Page) -> None:
     """afterword's stylesheet, not the host theme, decides how the thread looks."""
     page.locator(".afterword-form").wait_for()
     assert computed(page, ".afterword-form label", "display") == "block"
+    assert computed(page, ".afterword-heading", "text-transform") == "none"
+    assert computed(page, ".afterword-heading", "border-bottom-width") == "0px"
+    submit = ".afterword-form [type=submit]"
+    assert computed(page, submit, "background-color") == "rgb(10, 88, 184)"  # the accent
+    assert computed(page, submit, "border-top-left-radius") == "6px"
+    assert computed(page, ".afterword-form textarea", "border-top-style") == "solid"
     assert computed(page, ".afterword-thread", "text-align") in ("start", "left")
     assert computed(page, "#afterword-pending", "display") == "none"
     assert computed(page, "#afterword-error", "display") == "none"
@@ -190,6 +203,7 @@ def check_widget_styles(page: Page) -> None:
         assert computed(page, footer, "font-weight") == "400"
         assert computed(page, ".afterword-comments", "list-style-type") == "none"
         assert computed(page, ".afterword-comments", "padding-left") == "0px"
+        assert computed(page, ".afterword-comment", "margin-left") == "0px"
 
 
 def check_site_css(page: Page, site_css: Sequence[tuple[str, str, str]]) -> None:
@@ -218,6 +232,7 @@ def check_thread_page(
     page.wait_for_load_state("load")
     body_locator = page.locator(f"#c{comment_id} .afterword-body")
     assert body_locator.inner_text().strip() == body
+    assert page.locator(f"#c{comment_id} .afterword-author").inner_text() == AUTHOR
     check_widget_styles(page)
     check_site_css(page, site_css)
     page.wait_for_timeout(200)
@@ -241,6 +256,7 @@ def check_without_javascript(
         page.set_default_timeout(10_000)
         page.goto(site.url(path))
         assert page.locator(f"#c{comment_id} .afterword-body").inner_text().strip() == body
+        assert page.locator(f"#c{comment_id} .afterword-author").inner_text() == AUTHOR
         check_widget_styles(page)
         page.fill(".afterword-form [name=author]", "No Script")
         page.fill(".afterword-form [name=body]", "Posted by the plain form")
