@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page
 from test_embed_support import (
     HOST_CSS,
     HOST_CSS_APPLIES,
+    PAGEFIND,
     POST_KEY,
     TRICKY_BODY,
     EmbedSite,
@@ -50,7 +51,7 @@ def hugo_site(tmp_path: Path, static_server: Callable[[Path], StaticServer]) -> 
         site.write("layouts/_default/single.html", SINGLE)
         site.write("layouts/_default/list.html", LIST)
         site.write("assets/css/site.css", HOST_CSS)
-        site.write("content/blog/post.md", "---\ntitle: A post\n---\nThe post's own text.\n")
+        site.write("content/blog/post.md", "---\ntitle: A post\n---\nThe post's searchable text.\n")
         site.write("content/about.md", "---\ntitle: About\n---\nNo comments here yet.\n")
         yield site
 
@@ -60,6 +61,7 @@ def test_embed_hugo_recipe(
 ) -> None:
     comment_id = hugo_site.seed(POST_KEY, TRICKY_BODY)
     hugo_site.run(HUGO, "--quiet")
+    hugo_site.run(PAGEFIND, "--site", "public")  # a search index of the whole built site
     public = hugo_site.root / "public"
     assert (public / "css" / "site.css").is_file(), "the site's own assets/ vanished"
     assert (public / "comments" / "afterword.js").is_file(), "the local target was not copied"
@@ -69,5 +71,21 @@ def test_embed_hugo_recipe(
     check_without_javascript(chromium_browser, hugo_site, POST_KEY, comment_id, TRICKY_BODY)
     check_thread_page(browser_page, hugo_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES)
     check_empty_page(browser_page, hugo_site, "/about/", "/about/", HOST_CSS_APPLIES)
+    browser_page.goto(hugo_site.url(POST_KEY))
+    assert pagefind_hits(browser_page, "searchable") == 1, "the search index checks nothing"
+    for kept_out in ("typed", "moderation", "Reply"):  # a comment, a hidden notice, the footer
+        assert pagefind_hits(browser_page, kept_out) == 0, kept_out
     browser_page.goto(hugo_site.url("/"))
     assert browser_page.locator("a[href='/blog/post/']").count() == 1
+
+
+def pagefind_hits(page: Page, term: str) -> int:
+    """How many pages Pagefind's own client finds for ``term`` in the built index."""
+    hits: int = page.evaluate(
+        """async term => {
+            const pagefind = await import("/pagefind/pagefind.js");
+            return (await pagefind.search(term)).results.length;
+        }""",
+        term,
+    )
+    return hits

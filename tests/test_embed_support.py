@@ -33,6 +33,7 @@ from afterword.store import open_store
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDING_DOC = REPO / "docs" / "embedding.md"
 ELEVENTY = REPO / "tests" / "js" / "node_modules" / ".bin" / "eleventy"
+PAGEFIND = REPO / "tests" / "js" / "node_modules" / ".bin" / "pagefind"
 POST_KEY = "/blog/post/"
 # Template syntax of every generator tested: a comment is text, never a template.
 AUTHOR = "Ånă Ŵ"  # not ASCII: every generator must read the fragment as UTF-8
