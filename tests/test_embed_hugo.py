@@ -89,3 +89,27 @@ def pagefind_hits(page: Page, term: str) -> int:
         term,
     )
     return hits
+
+
+@pytest.mark.parametrize(
+    ("content", "path", "key"),
+    [
+        ("blog/café.md", "/blog/caf%C3%A9/", "/blog/café/"),
+        ("notes/comments-policy.md", "/notes/comments-policy/", "/notes/comments-policy/"),
+    ],
+)
+def test_embed_hugo_unusual_paths(
+    browser_page: Page, hugo_site: EmbedSite, content: str, path: str, key: str
+) -> None:
+    """Paths the partial's folder rule does not cover: the thread still shows (included, or
+    loaded by the script when the include finds nothing), and never another page's."""
+    hugo_site.write(f"content/{content}", "---\ntitle: Unusual\n---\nText.\n")
+    other = hugo_site.seed(POST_KEY, "The other page's comment")
+    comment_id = hugo_site.seed(key, TRICKY_BODY)
+    hugo_site.run(HUGO, "--quiet")
+
+    browser_page.goto(hugo_site.url(path))
+    browser_page.locator(f"#c{comment_id} .afterword-body").wait_for()
+    assert browser_page.locator(f"#c{comment_id} .afterword-body").inner_text() == TRICKY_BODY
+    assert browser_page.locator(f"#c{other}").count() == 0
+    assert browser_page.locator(".afterword-form [name=page]").input_value() == key

@@ -28,6 +28,7 @@ from afterword.cli import main
 from afterword.config import Config, load_config
 from afterword.demo import free_port, post_comment
 from afterword.intake.server import BackgroundServer
+from afterword.pagekey import normalize_page_key, page_folder
 from afterword.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +36,8 @@ EMBEDDING_DOC = REPO / "docs" / "embedding.md"
 ELEVENTY = REPO / "tests" / "js" / "node_modules" / ".bin" / "eleventy"
 PAGEFIND = REPO / "tests" / "js" / "node_modules" / ".bin" / "pagefind"
 POST_KEY = "/blog/post/"
-# Template syntax of every generator tested: a comment is text, never a template.
 AUTHOR = "Ånă Ŵ"  # not ASCII: every generator must read the fragment as UTF-8
+# Template syntax of every generator tested: a comment is text, never a template.
 TRICKY_BODY = "Keep {{ page.url }}, {% raw %}, {{< ref x >}} and {{ .Title }} as typed."
 
 
@@ -243,7 +244,7 @@ def check_thread_page(
     post_from(page, "Zoë", "Posted from the generated page")
     rows = site.rows()
     assert len(rows) == before + 1
-    assert rows[-1] == (POST_KEY, "Zoë", "pending")
+    assert rows[-1] == (normalize_page_key(path), "Zoë", "pending")
 
 
 def check_without_javascript(
@@ -265,7 +266,7 @@ def check_without_javascript(
             page.locator(".afterword-form [type=submit]").click()
         assert page.url == site.url(path) + "#afterword-pending"
         assert page.locator("#afterword-pending").is_visible()
-        assert site.rows()[-1] == (POST_KEY, "No Script", "pending")
+        assert site.rows()[-1] == (normalize_page_key(path), "No Script", "pending")
     finally:
         context.close()
 
@@ -288,14 +289,8 @@ def check_empty_page(
     assert site.rows()[-1] == (page_key, "Ida", "pending")
 
 
-def built_html(site: EmbedSite, relative: str) -> str:
-    return (site.root / relative).read_text("utf-8")
-
-
 def assert_verbatim_copy(site: EmbedSite, published: str, out: str, key: str) -> None:
     """The generator copied the published fragment byte for byte (it did not template it)."""
-    from afterword.pagekey import page_folder
-
     folder = page_folder(key)
     for name in ("comments.html", "comments.json"):
         source = site.root / published / folder / name
