@@ -23,7 +23,7 @@ from test_embed_support import (
     recipe,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <link rel="stylesheet" href="/css/site.css"><link rel="stylesheet" href="/comments/afterword.css">

@@ -25,13 +25,14 @@ from test_embed_support import (
     check_empty_page,
     check_thread_page,
     check_without_javascript,
+    computed,
     embed_site,
     recipe,
 )
 
 from afterword.demo import free_port
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 # One process in the foreground as the test's own user; everything it writes stays in tmp.
@@ -59,6 +60,11 @@ http {{
   }}
 }}
 """
+
+
+# docs/embedding.md, Theming: a site's own rule wins over afterword's with `html` in front,
+# although the widget's stylesheet is loaded after the site's.
+OVERRIDE = "html .afterword-thread:not(#\\#) .afterword-heading { color: rgb(1, 2, 3); }\n"
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -108,7 +114,7 @@ def test_embed_plain_html_server_side_include(
 ) -> None:
     (embed,) = recipe("Plain HTML").snippets
     assert POST_KEY in embed
-    nginx_site.write("public/css/site.css", HOST_CSS)
+    nginx_site.write("public/css/site.css", HOST_CSS + OVERRIDE)
     nginx_site.write("public/blog/post/index.html", page(POST_KEY, embed))
     nginx_site.write("public/about/index.html", page("/about/", embed.replace(POST_KEY, "/about/")))
     nginx_site.write("public/index.html", page("/", '<a href="/blog/post/">A post</a>'))
@@ -118,6 +124,7 @@ def test_embed_plain_html_server_side_include(
     assert "<div data-afterword></div>" in served, "a page without a thread is not left empty"
     check_without_javascript(chromium_browser, nginx_site, POST_KEY, comment_id, TRICKY_BODY)
     check_thread_page(browser_page, nginx_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES)
+    assert computed(browser_page, ".afterword-heading", "color") == "rgb(1, 2, 3)"
     check_empty_page(browser_page, nginx_site, "/about/", "/about/", HOST_CSS_APPLIES)
 
     later = nginx_site.seed(POST_KEY, "Published later, no site rebuild")

@@ -23,7 +23,7 @@ from test_embed_support import (
     recipe,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HUGO = shutil.which("hugo") or "/usr/bin/hugo"
 BASEOF = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>

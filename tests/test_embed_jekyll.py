@@ -23,7 +23,7 @@ from test_embed_support import (
     recipe,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 JEKYLL = shutil.which("jekyll") or "/usr/bin/jekyll"
 LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -33,7 +33,7 @@ from test_embed_support import (
 from afterword.builder.render import load_strings
 from afterword.pagekey import page_folder
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Rules of each theme, and of the site's own stylesheet, that must still hold outside the
 # thread (Material's ".md-typeset h1" outweighs the site's "h1" by itself).

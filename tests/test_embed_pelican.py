@@ -21,7 +21,7 @@ from test_embed_support import (
     recipe,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # What the test site adds to the recipe: its URLs, a stylesheet of its own, no feeds.
 SETTINGS = """
