@@ -11,6 +11,7 @@ turns ``CommentRejected`` into a JSON error. Nothing else needs to know how erro
     ├── CommentRejected          a submission the intake refuses (carries HTTP status + fields)
     ├── BuildError               rendering or writing the output failed
     ├── PublishError             a target refused or failed (botocore errors mapped once)
+    ├── AfterCommandFailed       a target's ``after`` command failed (its publish stands)
     └── ImportFailed             an export file that cannot be read or imported
 """
 
@@ -69,6 +70,10 @@ class BuildError(AfterwordError):
 
 class PublishError(AfterwordError):
     """Uploading to a target or invalidating its CDN failed."""
+
+
+class AfterCommandFailed(AfterwordError):
+    """A target's ``after`` command failed or timed out; the publish before it still counts."""
 
 
 class ImportFailed(AfterwordError):
