@@ -15,7 +15,7 @@ from test_build_support import add
 
 from afterword.builder import build_site
 from afterword.config import Config, load_config
-from afterword.store import Store, open_store
+from afterword.store import Store, moderate, open_store
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,8 @@ def site(tmp_path: Path, static_server: Callable[[Path], StaticServer]) -> Itera
     public.mkdir()
     server = static_server(public)
     (tmp_path / "afterword.toml").write_text(
-        f'[site]\nurl = "{server.url}"\n[build]\noutput_dir = "public/comments"\n',
+        f'[site]\nurl = "{server.url}"\n[build]\noutput_dir = "public/comments"\n'
+        'closed_pages = ["/blog/closed/"]\n',
         encoding="utf-8",
     )
     config = load_config(tmp_path / "afterword.toml", environ={})
@@ -197,3 +198,24 @@ def test_widget_included_empty_container_still_gets_the_form(
     assert form == "/blog/new/"
     assert [u for u in watched.requests if "/threads/" in u or u.endswith(".json")] == []
     assert watched.failed == []
+
+
+def test_widget_thread_whose_comments_were_all_removed_is_still_fetched(
+    site: Site, browser_page: Page, watched: Watched
+) -> None:
+    """The shard lists it with 0: it has thread files, and a closed one must not get a form."""
+    removed = [add(site.store, key, "Soon gone") for key in ("/blog/closed/", "/blog/open/")]
+    site.build()
+    moderate(site.store, removed, "delete", actor="test")
+    site.build()
+    browser_page.goto(site.page("/blog/closed/"))
+    browser_page.locator(".afterword-closed-text").wait_for()
+    assert browser_page.locator("[data-afterword] .afterword-form").count() == 0
+    browser_page.goto(site.page("/blog/open/"))
+    browser_page.locator("[data-afterword] .afterword-form").wait_for()
+    assert thread_requests(watched) == [
+        site.server.url + f"comments/threads/blog/{name}/comments.html"
+        for name in ("closed", "open")
+    ]
+    assert watched.failed == []
+    assert watched.errors == []

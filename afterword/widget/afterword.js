@@ -107,7 +107,7 @@
   el.setAttribute("aria-busy", "true");
   try {
    // No thread by the published counts: the empty form at once, never a 404 for the thread
-   const empty = new URL("empty.html", c.base), [sec] = await Promise.all([count(c.page, c.base).then((n) => get(n === 0 ? empty : c.url).catch((r) => {
+   const empty = new URL("empty.html", c.base), [sec] = await Promise.all([count(c.page, c.base).then((n) => get(n < 0 ? empty : c.url).catch((r) => {
     if (!gone(r)) throw r;
     return get(empty);
    })), css(c.o)]);
@@ -245,8 +245,9 @@
   first?.focus();
  }
 
- // Counts (docs/json-format.md): the map in <stem>.json, or in its bucket <stem>-<h>.json
- // (h: FNV-1a of k modulo 16 or 256, in 1 or 2 hex digits); undefined if there is no file.
+ // Counts (docs/json-format.md): k's entry in the map in <stem>.json, or in its bucket
+ // <stem>-<h>.json (h: FNV-1a of k mod 16 or 256, 1 or 2 hex digits); -1 when the map has
+ // no entry for k, undefined when there is no map at all.
  const heads = {}, getj = (u) => (heads[u] ||= fetch(u, OMIT).then((r) => (r.ok ? r.json() : gone(r) ? {} : no())));
  async function look(stem, k) {
   let h = await getj(stem + ".json"), x = 0x811c9dc5, n = h.buckets;
@@ -254,22 +255,23 @@
    for (const b of U8(k)) x = Math.imul(x ^ b, 16777619) >>> 0;
    h = await getj(stem + "-" + ((x % n) + n).toString(16).slice(1) + ".json");
   }
-  return h.counts && (h.counts[k] || 0);
+  return h.counts && (h.counts[k] ?? -1);
  }
 
- // Comments on page k: 0 when the folder index does not list k's folder (which then has
- // no count shard to ask for), undefined when there is no index (then ask for the thread).
+ // Comments on page k, -1 when it has no thread files: its folder is not in the folder index
+ // (so has no count shard to ask for) or the shard does not list it. Undefined when there
+ // is no index (output of an older build): then the thread is simply asked for.
  async function count(k, base) {
-  const F = folder(k).replace(/[^/]*$/, "");
-  return (await look(new URL("comments-folders", base), F)) && look(new URL("threads/" + P(F) + "comments-counts", base), k);
+  const F = folder(k).replace(/[^/]*$/, ""), n = await look(new URL("comments-folders", base), F);
+  return n > 0 ? look(new URL("threads/" + P(F) + "comments-counts", base), k) : n;
  }
 
  function counts() {
   $$("[data-afterword-count]").forEach(async (e) => {
    const o = { ...OPT, ...e.dataset };
    try {
-    const n = (await count(key(o.afterwordCount || location.href), new URL(o.base || ".", SRC))) || 0;
-    e.textContent = fmt({ ...EN, ...json(o.strings) }[n > 1 ? "count_other" : n ? "count_one" : "count_zero"], { n });
+    const n = await count(key(o.afterwordCount || location.href), new URL(o.base || ".", SRC));
+    e.textContent = fmt({ ...EN, ...json(o.strings) }[n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero"], { n });
    } catch (x) {
     console.warn(x);
    }
