@@ -140,12 +140,15 @@ def test_rebuild_reports_a_failing_after_command_in_one_line_and_the_publish_cou
     [
         ("no-such-generator-9f2c", "no such program (is it installed and on PATH?)"),
         ("./not-executable.sh", "permission denied (is it executable?)"),
+        ("./no-interpreter", "cannot run: Exec format error"),
     ],
 )
 def test_rebuild_names_a_program_that_cannot_run(
     site_dir: Path, store: Store, program: str, expected: str
 ) -> None:
     (site_dir / "not-executable.sh").write_text("#!/bin/sh\n")
+    (site_dir / "no-interpreter").write_text("neither a #! line nor a binary\n")
+    (site_dir / "no-interpreter").chmod(0o755)
     local_target(site_dir, [program, "--minify"])
     add(store, "/blog/a/", "Hello")
     result = run_afterword("rebuild", cwd=site_dir)
@@ -190,6 +193,33 @@ def test_rebuild_kills_a_command_that_ignores_sigterm_with_its_children(
     assert result.stderr.splitlines() == [
         f"Error: targets.site.after: {sys.executable}: killed after 1 s (after_timeout_seconds)"
     ]
+    assert wait_for(lambda: not alive(int((site_dir / "child.pid").read_text())), 10)
+
+
+def test_ctrl_c_during_the_after_command_takes_it_down_with_its_children(
+    site_dir: Path, store: Store
+) -> None:
+    hang = script(site_dir, "hang.py", SPAWN_AND_HANG)
+    local_target(site_dir, [sys.executable, hang], after_timeout_seconds=600)
+    add(store, "/blog/a/", "Hello")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "rebuild"],
+        cwd=site_dir,
+        env=afterword_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for((site_dir / "child.pid").exists, 20), "the after command never started"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0
+    assert "Traceback" not in err
     assert wait_for(lambda: not alive(int((site_dir / "child.pid").read_text())), 10)
 
 
