@@ -219,3 +219,23 @@ def test_widget_thread_whose_comments_were_all_removed_is_still_fetched(
     ]
     assert watched.failed == []
     assert watched.errors == []
+
+
+@pytest.mark.parametrize("fault", ["500", "not json"])
+def test_widget_unreadable_index_still_loads_the_thread(
+    site: Site, browser_page: Page, watched: Watched, fault: str
+) -> None:
+    """Counts that cannot be read leave the question open: the thread is asked for."""
+    first = add(site.store, "/blog/a/", "Still here")
+    site.build()
+    index = site.public / "comments" / "comments-folders.json"
+    if fault == "500":  # the CDN in front of the bucket has a bad moment (injected on the wire)
+        browser_page.route(
+            site.server.url + "comments/comments-folders.json",
+            lambda route: route.fulfill(status=500, body="oops"),
+        )
+    else:
+        index.write_text("<html>an error page</html>")
+    browser_page.goto(site.page("/blog/a/"))
+    browser_page.locator(f"#c{first} .afterword-body").wait_for()
+    assert thread_requests(watched) == [site.server.url + "comments/threads/blog/a/comments.html"]

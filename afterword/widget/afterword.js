@@ -106,8 +106,9 @@
   const c = el.aw, id = location.hash.slice(1);
   el.setAttribute("aria-busy", "true");
   try {
-   // No thread by the published counts: the empty form at once, never a 404 for the thread
-   const empty = new URL("empty.html", c.base), [sec] = await Promise.all([count(c.page, c.base).then((n) => get(n < 0 ? empty : c.url).catch((r) => {
+   // No thread by the published counts: the empty form at once, never a 404 for the thread.
+   // Counts that cannot be read (a 5xx) leave it unknown: ask for the thread as before.
+   const empty = new URL("empty.html", c.base), [sec] = await Promise.all([count(c.page, c.base).catch(() => {}).then((n) => get(n < 0 ? empty : c.url).catch((r) => {
     if (!gone(r)) throw r;
     return get(empty);
    })), css(c.o)]);
