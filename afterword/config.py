@@ -211,6 +211,17 @@ class TargetConfig:
     shared_max_age: int = setting(
         60, "s-maxage for fragments when the target has no CDN invalidation."
     )
+    after: list[str] = setting(
+        [],
+        "Command run (no shell, in the config file's folder) after a rebuild or watch publish "
+        "changed this target, e.g. ['hugo', '--minify'] for a folder inside a site's static/.",
+    )
+    after_timeout_seconds: float = setting(
+        300.0,
+        "The after command is killed (with its children) past this time.",
+        minimum=1,
+        maximum=86400,
+    )
 
 
 @dataclass(frozen=True)
@@ -323,8 +334,17 @@ def _build_targets(
             raise ConfigError(f"{where}: targets.{name}.bucket is required for kind = 's3'")
         if target.kind == "local" and not target.path:
             raise ConfigError(f"{where}: targets.{name}.path is required for kind = 'local'")
+        _check_after(target.after, f"{where}: targets.{name}.after")
         targets[name] = target
     return targets
+
+
+def _check_after(argv: list[str], origin: str) -> None:
+    """An after command is an argv list whose first item names a program (empty: none)."""
+    if argv and not argv[0].strip():
+        raise ConfigError(f"{origin} must start with a program name (got {argv!r})")
+    if any("\0" in arg for arg in argv):
+        raise ConfigError(f"{origin} must not contain NUL characters")
 
 
 def _build_section(

@@ -18,6 +18,7 @@ turns ``CommentRejected`` into a JSON error. Nothing else needs to know how erro
     ├── InternalError            a bug, already logged where it happened (500)
     ├── BuildError               rendering or writing the output failed
     ├── PublishError             a target refused or failed (botocore errors mapped once)
+    ├── AfterCommandFailed       a target's ``after`` command failed (its publish stands)
     ├── ImportFailed             an export file that cannot be read or imported
     └── QueueError               the SQS queue between intake and store failed
 """
@@ -132,6 +133,10 @@ class BuildError(AfterwordError):
 
 class PublishError(AfterwordError):
     """Uploading to a target or invalidating its CDN failed."""
+
+
+class AfterCommandFailed(AfterwordError):
+    """A target's ``after`` command failed or timed out; the publish before it still counts."""
 
 
 class ImportFailed(AfterwordError):
