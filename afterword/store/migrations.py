@@ -100,3 +100,31 @@ def initial(db: Any) -> None:
         CREATE INDEX invalidations_open ON invalidations (target, state);
         """
     )
+
+
+@migrations(name="0002_email_key")
+def email_key(db: Any) -> None:
+    """``comments.email_key``: the address as the auto-approval rule compares it, indexed.
+
+    ``email = ? COLLATE NOCASE`` cannot use the binary ``comments_email`` index, so counting
+    one address's approved comments scanned every approved row, under the intake's write
+    lock. The key is a VIRTUAL generated column rather than a stored, backfilled one: SQLite
+    computes it from ``email`` on every write, so rows from the intake, importers, erasure
+    and hand-written SQL can never disagree with it, existing rows need no backfill, and it
+    costs no space in the table (only in its index). ``lower(trim(…))`` folds exactly what
+    ``COLLATE NOCASE`` folded (ASCII letters) and drops the spaces a form may add; queries
+    normalize their side with the same expression (``store.submissions``). An expression
+    index would do the same work, but every query would have to repeat the expression
+    verbatim to be able to use it; a named column keeps that in one place.
+
+    The old index on raw ``email`` served no query (all of them compare case-insensitively)
+    and is dropped, so inserts do not pay for two e-mail indexes.
+    """
+    db.execute(
+        "ALTER TABLE comments ADD COLUMN email_key TEXT "
+        "GENERATED ALWAYS AS (lower(trim(email))) VIRTUAL"
+    )
+    db.execute(
+        "CREATE INDEX comments_email_key ON comments (email_key, status) WHERE email_key != ''"
+    )
+    db.execute("DROP INDEX comments_email")
