@@ -91,17 +91,17 @@ def test_store_migrations_recorded_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     with open_store(path) as store:
         names = [row["name"] for row in store.query("SELECT name FROM _sqlite_migrations")]
-        assert names == ["0001_initial", "0002_email_key"]
+        assert names == ["0001_initial", "0002_email_key", "0003_publish_changes"]
         assert migrations.pending(store.db) == []
     with open_store(path) as store:  # opening again applies nothing twice
-        assert store.scalar("SELECT count(*) FROM _sqlite_migrations") == 2
+        assert store.scalar("SELECT count(*) FROM _sqlite_migrations") == 3
 
 
 def test_store_migrate_command_twice(site_dir: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["migrate"])
     assert first.exit_code == 0, first.output
-    assert first.output == "Applied 2 migration(s)\n"
+    assert first.output == "Applied 3 migration(s)\n"
     second = runner.invoke(main, ["migrate"])
     assert second.exit_code == 0
     assert second.output == "Database is up to date\n"
