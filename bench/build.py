@@ -228,27 +228,27 @@ def run(args: argparse.Namespace) -> None:
                 )
         sizes = sorted(set(args.incremental_sizes) | {args.nochange_pages} - {0})
         for pages in sizes:
+            sites = {}
             for n, (name, tree) in enumerate(trees.items()):
-                site = generate(base / f"site{pages}-{n}", pages, tree)
-                r = measure(site, "full", tree)
+                sites[name] = generate(base / f"site{pages}-{n}", pages, tree)
+                r = measure(sites[name], "full", tree)
                 print(
                     f"  [{name}] first full build of {pages} pages: {r['seconds']:.1f} s, "
                     f"{r['cpu_seconds']:.1f} s CPU, peak RSS {r['peak_rss_mb']} MB",
                     flush=True,
                 )
-                if pages in args.incremental_sizes:
-                    runs = [measure(site, "incremental", tree) for _ in range(args.repeat)]
+            modes = [("incremental", "incremental after one approval")] * (
+                pages in args.incremental_sizes
+            ) + [("nochange", "no-change build")] * (pages == args.nochange_pages)
+            for mode, label in modes:
+                runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+                for _ in range(args.repeat):  # side by side: the trees alternate
+                    for name, tree in trees.items():
+                        runs[name].append(measure(sites[name], mode, tree))
+                for name, measured in runs.items():
                     print(
-                        f"incremental after one approval [{name}], {pages} pages: "
-                        f"{series(runs, digits=3)}, "
-                        f"{max(r['files_written'] for r in runs):.0f} files written",
-                        flush=True,
-                    )
-                if pages == args.nochange_pages:
-                    runs = [measure(site, "nochange", tree) for _ in range(args.repeat)]
-                    print(
-                        f"no-change build [{name}], {pages} pages: {series(runs, digits=3)}, "
-                        f"{max(r['files_written'] for r in runs):.0f} files written",
+                        f"{label} [{name}], {pages} pages: {series(measured, digits=3)}, "
+                        f"{max(r['files_written'] for r in measured):.0f} files written",
                         flush=True,
                     )
 
