@@ -241,11 +241,11 @@ def run(args: argparse.Namespace) -> None:
                 pages in args.incremental_sizes
             ) + [("nochange", "no-change build")] * (pages == args.nochange_pages)
             for mode, label in modes:
-                runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+                paired: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
                 for _ in range(args.repeat):  # side by side: the trees alternate
                     for name, tree in trees.items():
-                        runs[name].append(measure(sites[name], mode, tree))
-                for name, measured in runs.items():
+                        paired[name].append(measure(sites[name], mode, tree))
+                for name, measured in paired.items():
                     print(
                         f"{label} [{name}], {pages} pages: {series(measured, digits=3)}, "
                         f"{max(r['files_written'] for r in measured):.0f} files written",
