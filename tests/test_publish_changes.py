@@ -181,3 +181,12 @@ def test_one_change_reads_through_the_stamp_indexes(site_dir: Path, store: Store
         assert "SCAN o" not in plan.replace("SCAN o USING INDEX objects_changed", "")
         assert "SCAN p" not in plan
         assert "SCAN v" not in plan
+
+
+def test_read_changes_inside_a_caller_transaction(site_dir: Path, store: Store) -> None:
+    """Called within a write, the diff reads that transaction's snapshot (no nested BEGIN)."""
+    config = local_config(site_dir)
+    write_output(store, config.output_dir, {"a.json": b"1"})
+    with store.write():
+        assert sql_diff(store) == ([("a.json", False)], [])
+    assert not store.conn.in_transaction

@@ -77,7 +77,9 @@ def read_changes(store: Store, target: str, *, full: bool = False) -> Changes:
         ).fetchone()
     seen = -1 if cursor is None else int(cursor[0])
     conn = store.conn
-    conn.execute("BEGIN")
+    own = not conn.in_transaction  # one read snapshot for both queries
+    if own:
+        conn.execute("BEGIN")
     try:
         if full:
             rows = conn.execute(f"SELECT {_COLUMNS}, 0 FROM objects o ORDER BY o.key").fetchall()
@@ -91,7 +93,8 @@ def read_changes(store: Store, target: str, *, full: bool = False) -> Changes:
             ).fetchall()
             gone = conn.execute(_GONE_SINCE if seen >= 0 else _GONE_ALL, (target, seen)).fetchall()
     finally:
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
     uploads = [Pending(ObjectRow(*tuple(r)[:6]), bool(r[6])) for r in rows]
     return Changes(uploads, [str(r[0]) for r in gone], clock)
 
