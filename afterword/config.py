@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from afterword.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "afterword.toml"
+_QUEUE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s/?#]+)+")
 ENV_CONFIG = "AFTERWORD_CONFIG"
 ENV_PREFIX = "AFTERWORD_"
 
@@ -83,6 +85,47 @@ class IntakeConfig:
         [], "Proxy addresses/networks whose X-Forwarded-For is believed, e.g. ['127.0.0.1']."
     )
     max_request_bytes: int = setting(65536, "Largest request body accepted, before parsing.")
+    header_max_bytes: int = setting(
+        16384,
+        "Largest request line plus headers; a larger request gets 431 and is disconnected.",
+        minimum=1024,
+        maximum=1048576,
+    )
+    header_timeout_seconds: float = setting(
+        10.0,
+        "Time a client has to send a request's headers from its first byte (else 408).",
+        minimum=0.1,
+        maximum=3600,
+    )
+    body_timeout_seconds: float = setting(
+        30.0,
+        "Time a client has to send a request's body once its headers arrived (else 408).",
+        minimum=0.1,
+        maximum=3600,
+    )
+    keep_alive_seconds: int = setting(
+        5,
+        "An open connection with no request in progress is closed after this long.",
+        minimum=1,
+        maximum=3600,
+    )
+    max_connections: int = setting(
+        1000,
+        "Open connections per intake process; a request beyond them gets 503 at once.",
+        minimum=2,
+        maximum=100000,
+    )
+    shutdown_timeout_seconds: int = setting(
+        10,
+        "On SIGTERM or Ctrl-C, how long open requests may take to finish before being cut.",
+        minimum=1,
+        maximum=3600,
+    )
+    queue: str = setting(
+        "sqlite",
+        "Where accepted submissions go: 'sqlite' (this machine's database) or an SQS queue "
+        "URL, from which `afterword pull` stores them (see docs/deploying.md).",
+    )
 
 
 @dataclass(frozen=True)
@@ -90,8 +133,15 @@ class LimitsConfig:
     body_max: int = setting(10000, "Longest comment body, in characters after trimming.")
     author_max: int = setting(100, "Longest author name.")
     website_max: int = setting(500, "Longest website URL.")
-    per_minute: int = setting(5, "Submissions per client address per minute (0: no limit).")
-    per_hour: int = setting(30, "Submissions per client address per hour (0: no limit).")
+    per_minute: int = setting(
+        5, "Accepted submissions per client address per minute (0: no limit)."
+    )
+    per_hour: int = setting(30, "Accepted submissions per client address per hour (0: no limit).")
+    attempts_per_minute: int = setting(
+        0,
+        "Attempts (accepted or refused) per client address per minute. 0: four times "
+        "per_minute (no limit when per_minute is 0); never below per_minute.",
+    )
     duplicate_window_seconds: int = setting(
         600, "Same body, page and client within this window is a duplicate (409)."
     )
@@ -160,6 +210,17 @@ class TargetConfig:
     )
     shared_max_age: int = setting(
         60, "s-maxage for fragments when the target has no CDN invalidation."
+    )
+    after: list[str] = setting(
+        [],
+        "Command run (no shell, in the config file's folder) after a rebuild or watch publish "
+        "changed this target, e.g. ['hugo', '--minify'] for a folder inside a site's static/.",
+    )
+    after_timeout_seconds: float = setting(
+        300.0,
+        "The after command is killed (with its children) past this time.",
+        minimum=1,
+        maximum=86400,
     )
 
 
@@ -247,7 +308,16 @@ def build_config(
             raise ConfigError(f"{where}: [{name}] must be a table")
         sections[name] = _build_section(cls, name, raw, env, root, where)
     targets = _build_targets(data.get("targets", {}), env, root, where)
+    _check_queue(sections["intake"].queue, where)
     return Config(**sections, targets=targets, root=root, source=source)
+
+
+def _check_queue(queue: str, where: str) -> None:
+    if queue != "sqlite" and not _QUEUE_URL.fullmatch(queue):
+        raise ConfigError(
+            f"{where}: intake.queue must be 'sqlite' or an SQS queue URL such as "
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/comments (got {queue!r})"
+        )
 
 
 def _build_targets(
@@ -264,8 +334,17 @@ def _build_targets(
             raise ConfigError(f"{where}: targets.{name}.bucket is required for kind = 's3'")
         if target.kind == "local" and not target.path:
             raise ConfigError(f"{where}: targets.{name}.path is required for kind = 'local'")
+        _check_after(target.after, f"{where}: targets.{name}.after")
         targets[name] = target
     return targets
+
+
+def _check_after(argv: list[str], origin: str) -> None:
+    """An after command is an argv list whose first item names a program (empty: none)."""
+    if argv and not argv[0].strip():
+        raise ConfigError(f"{origin} must start with a program name (got {argv!r})")
+    if any("\0" in arg for arg in argv):
+        raise ConfigError(f"{origin} must not contain NUL characters")
 
 
 def _build_section(

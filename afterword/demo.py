@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 from afterword.builder import BuildReport, build_site
 from afterword.config import Config, load_config
 from afterword.errors import AfterwordError, ConfigError
-from afterword.intake.server import BackgroundServer
+from afterword.intake.server import BackgroundServer, listen_error
 from afterword.moderation.actions import apply_action
 from afterword.pagekey import page_folder
 from afterword.store import Store, count_by_status, open_store
@@ -201,9 +201,15 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 def start_site_server(public: Path, port: int) -> ThreadingHTTPServer:
-    """``http.server`` on loopback, in a daemon thread; the caller shuts it down."""
+    """``http.server`` on loopback, in a daemon thread; the caller shuts it down.
+
+    A port that is taken is the same one-line error as for ``afterword serve``.
+    """
     handler = functools.partial(_Handler, directory=str(public))
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise listen_error("127.0.0.1", port, exc) from None
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd

@@ -22,9 +22,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from importlib.metadata import version
+from types import MappingProxyType
 
 import nh3
 from markdown_it import MarkdownIt
@@ -33,6 +34,8 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
 __all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
     "ALLOWED_URL_SCHEMES",
     "LINK_REL",
     "RENDERER_VERSION",
@@ -49,7 +52,14 @@ RENDERER_VERSION = f"md1-{version('markdown-it-py')}-{version('nh3')}"
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow ugc noopener"
 
-_TAGS = frozenset({"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a"})
+# What a comment may contain, published as is; docs/intake-api.md ("Published markup") lists
+# the same, and tests/test_markup.py fails when the two drift apart.
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
+)
+ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"a": frozenset({"href"}), "ol": frozenset({"start"})}
+)
 # Elements whose content is never readable text: dropping only the tags would leave CSS,
 # script source or a whole foreign document behind as visible garbage.
 _CLEAN_CONTENT_TAGS = frozenset(
@@ -72,9 +82,9 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
 
 
 def _cleaner(*, allow_images: bool) -> nh3.Cleaner:
-    tags = set(_TAGS)
+    tags = set(ALLOWED_TAGS)
     # "*" must be given explicitly, or ammonia's default lang/title on every tag stays.
-    attributes: dict[str, set[str]] = {"*": set(), "a": {"href"}, "ol": {"start"}}
+    attributes = {"*": set(), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}}
     if allow_images:
         tags.add("img")
         attributes["img"] = {"src", "alt"}

@@ -1,34 +1,42 @@
 """Load the intake with wrk and report durable submissions per second and latency.
 
-    python bench/intake.py                      # 10 s, 32 connections (the issue's target run)
+    python bench/intake.py                      # 3 runs of 10 s, 32 connections; medians
     python bench/intake.py --workers 2          # two intake processes (serve --workers 2)
-    python bench/intake.py --duration 3 --connections 8     # a quick look
+    python bench/intake.py --runs 5 --against /tmp/other-checkout   # A/B, run by run
+    python bench/intake.py --runs 1 --duration 3 --connections 8    # a quick look
 
-It starts the intake (``BackgroundServer``: in this process, or ``--workers`` processes) on a
-fresh site folder whose per-client rate limits are switched off — every request comes from
-127.0.0.1, so the normal 5/minute would refuse nearly all of them — then runs Debian's
-``wrk`` with a Lua script that POSTs JSON with a different body each time (so duplicate
-detection never fires). A 202 is only sent after its batch committed with
-``synchronous=FULL``, so accepted/s is *durable* submissions per second. Afterwards the rows
-in the database are counted against the 202s: they must match, give or take the requests wrk
-abandoned in flight when time ran out (at most one per connection; those were committed but
-their answer was never read).
+Every measured run is a child process (this script with ``--one``) that starts the intake
+(``BackgroundServer``: in that process, or ``--workers`` processes) on a fresh site folder
+whose per-client rate limits are switched off — every request comes from 127.0.0.1, so the
+normal 5/minute would refuse nearly all of them — then runs Debian's ``wrk`` with a Lua
+script that POSTs JSON with a different body each time (so duplicate detection never fires).
+A 202 is only sent after its batch committed with ``synchronous=FULL``, so accepted/s is
+*durable* submissions per second. Afterwards the rows in the database are counted against the
+202s: they must match, give or take the requests wrk abandoned in flight when time ran out
+(at most one per connection; those were committed but their answer was never read).
+
+``--against DIR`` runs the same bench on another checkout of afterword (``PYTHONPATH=DIR``),
+alternating with this one run by run, so both see the same noise on a shared machine; the
+medians of each are printed side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import re
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import afterword
 from afterword.config import load_config
 from afterword.intake.server import BackgroundServer
 from afterword.scaffold import write_config
@@ -74,26 +82,97 @@ RESULT = re.compile(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds (default 10)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--workers", type=int, default=1, help="intake worker processes (default 1)"
     )
+    parser.add_argument("--runs", type=int, default=3, help="runs per checkout (default 3)")
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another afterword checkout to measure alternately with this one",
+    )
     parser.add_argument(
         "--dir", default=None, help="make the site folder (and database) under this directory"
     )
     parser.add_argument("--keep", action="store_true", help="keep the site folder")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
+    if not args.one:
+        return compare(args)
     folder = Path(tempfile.mkdtemp(prefix="afterword-bench-", dir=args.dir))
     try:
         return run(folder, args)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``--runs`` child runs per checkout, alternating checkouts run by run; medians."""
+    trees = [Path(afterword.__file__).resolve().parent.parent]
+    trees += [Path(tree).resolve() for tree in args.against]
+    passed = [
+        f"--duration={args.duration}",
+        f"--connections={args.connections}",
+        f"--threads={args.threads}",
+        f"--workers={args.workers}",
+        *([f"--dir={args.dir}"] if args.dir else []),
+    ]
+    results: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+    failed = False
+    for number in range(1, args.runs + 1):
+        for tree in trees:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            child = subprocess.run(
+                [sys.executable, __file__, "--one", *passed],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=args.duration * 10 + 120,
+                check=False,
+            )
+            found = re.search(r"^JSON (.*)$", child.stdout, re.MULTILINE)
+            if number == 1 and tree == trees[0]:
+                print(child.stdout.split("JSON ")[0].rstrip())
+            if child.returncode != 0 or found is None:
+                failed = True
+                print(f"run {number} {tree}: FAILED\n{child.stdout}{child.stderr}")
+                continue
+            result: dict[str, float] = json.loads(found.group(1))
+            results[tree].append(result)
+            print(f"run {number} {tree}: {_figures(result)}")
+    print(f"medians of {args.runs} runs:")
+    for tree, runs in results.items():
+        if runs:
+            medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            print(f"  {tree}: {_figures(medians)}")
+    first = results[trees[0]]
+    for tree in trees[1:]:
+        pairs = list(zip(first, results[tree], strict=False))
+        if pairs:  # run by run, so slow spells of the shared machine hit both sides
+            speed = statistics.median(b["per_second"] / a["per_second"] for a, b in pairs)
+            p99 = statistics.median(b["p99_ms"] / a["p99_ms"] for a, b in pairs)
+            cpu = statistics.median(b["cpu_us"] / a["cpu_us"] for a, b in pairs)
+            print(
+                f"  {tree} / {trees[0]}, median of {len(pairs)} paired runs: "
+                f"accepted/s {speed - 1:+.1%}  p99 {p99 - 1:+.1%}  CPU/request {cpu - 1:+.1%}"
+            )
+    return 1 if failed else 0
+
+
+def _figures(result: dict[str, float]) -> str:
+    return (
+        f"{result['per_second']:,.0f}/s  p50 {result['p50_ms']:.2f} ms  "
+        f"p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_us']:.0f} µs/request"
+    )
 
 
 def run(folder: Path, args: argparse.Namespace) -> int:
@@ -192,6 +271,13 @@ def _report(args: argparse.Namespace, result: Result) -> int:
     consistent = other == 0 and 0 <= in_flight <= args.connections
     print(f"  rows in db:     {rows} ({in_flight} committed while wrk was stopping)")
     print(f"  check:          {'ok' if consistent else 'MISMATCH'}")
+    figures = {
+        "per_second": accepted / seconds,
+        "p50_ms": result.p50_us / 1000,
+        "p99_ms": result.p99_us / 1000,
+        "cpu_us": result.cpu_seconds / requests * 1e6,
+    }
+    print("JSON " + json.dumps(figures))
     return 0 if consistent else 1
 
 

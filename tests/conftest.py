@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from afterword.config import Config, load_config
 from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.scaffold import write_config
 from afterword.store import Comment, NewComment, Store, add_comment, get_comment, open_store
+
+# Property tests judge behaviour, not speed: a loaded 2-core CI machine must not fail them on
+# hypothesis's 200 ms per-example deadline. Speed is measured in bench/.
+settings.register_profile("afterword", deadline=None, print_blob=True)
+settings.load_profile("afterword")
 
 # boto3 against moto on loopback only: never reach for credentials or instance metadata.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -25,11 +31,13 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 @pytest.fixture
 def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh site folder holding afterword.toml; the working directory for the test."""
+    """A fresh site folder as ``afterword init`` leaves it: afterword.toml and an empty
+    database; the working directory for the test. (Commands refuse a missing database.)"""
     for name in list(os.environ):
         if name.startswith("AFTERWORD_"):
             monkeypatch.delenv(name)
-    write_config(tmp_path, site_url="https://blog.example.com")
+    config_file = write_config(tmp_path, site_url="https://blog.example.com")
+    open_store(load_config(config_file).database_path).close()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

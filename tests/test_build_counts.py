@@ -108,3 +108,81 @@ def test_counts_damaged_shard_is_recovered_from_the_database(config: Config, sto
     build_site(config, store)
     assert _counts_of(config, "threads/blog") == {"/blog/a/": 2, "/blog/b/": 1}
     assert_manifest_matches(store, config)
+
+
+def _index(config: Config) -> dict[str, int]:
+    """The folder index, read like the widget does (head, then every bucket)."""
+    out = Path(config.output_dir)
+    head = json.loads((out / "comments-folders.json").read_bytes())
+    if "counts" in head:
+        return dict(head["counts"])
+    found: dict[str, int] = {}
+    for path in sorted(out.glob("comments-folders-*.json")):
+        found.update(json.loads(path.read_bytes())["counts"])
+    assert len(found) == head["pages"]
+    return found
+
+
+def test_counts_index_exists_on_a_site_without_comments(config: Config, store: Store) -> None:
+    build_site(config, store)
+    assert _index(config) == {}
+
+
+def test_counts_index_lists_each_shard_with_its_pages(config: Config, store: Store) -> None:
+    add(store, "/about/")
+    add(store, "/blog/a/")
+    add(store, "/café/thé/")
+    build_site(config, store)
+    assert _index(config) == {"": 1, "blog/": 1, "caf%C3%A9/": 1}
+    for folder in _index(config):
+        assert (Path(config.output_dir) / f"threads/{folder}comments-counts.json").is_file()
+    add(store, "/blog/a/", "again")  # a count changes, the number of pages does not
+    report = build_site(config, store)
+    assert "comments-folders.json" not in report.changed_keys
+    add(store, "/blog/b/")
+    add(store, "/notes/x/")
+    report = build_site(config, store)
+    assert "comments-folders.json" in report.changed_keys
+    assert _index(config) == {"": 1, "blog/": 2, "caf%C3%A9/": 1, "notes/": 1}
+    incremental = tree(Path(config.output_dir))
+    build_site(config, store, full=True)
+    assert tree(Path(config.output_dir)) == incremental
+
+
+@pytest.mark.parametrize("damage", ["delete", "alter"])
+def test_counts_index_missing_or_altered_is_recovered(
+    config: Config, store: Store, damage: str
+) -> None:
+    add(store, "/blog/a/")
+    add(store, "/notes/x/")
+    build_site(config, store)
+    index = Path(config.output_dir) / "comments-folders.json"
+    if damage == "delete":
+        index.unlink()
+    else:
+        index.write_text('{"version":1,"counts":{"blog/":7}}')
+    build_site(config, store)  # nothing is dirty: the index alone is put back
+    assert _index(config) == {"blog/": 1, "notes/": 1}
+    assert_manifest_matches(store, config)
+
+
+def test_counts_big_index_splits_and_matches_full_build(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(counts_module, "SHARD_MAX", 3)
+    for n in range(5):
+        add(store, f"/f{n}/post/")
+    build_site(config, store)
+    head = json.loads((Path(config.output_dir) / "comments-folders.json").read_bytes())
+    assert head == {"version": 1, "pages": 5, "buckets": 16}
+    assert _index(config) == {f"f{n}/": 1 for n in range(5)}
+    bucket = bucket_name("f3/", 16)
+    part = json.loads((Path(config.output_dir) / f"comments-folders-{bucket}.json").read_bytes())
+    assert part["counts"]["f3/"] == 1
+    add(store, "/f3/other/")
+    build_site(config, store)
+    assert _index(config)["f3/"] == 2
+    incremental = tree(Path(config.output_dir))
+    assert_manifest_matches(store, config)
+    build_site(config, store, full=True)
+    assert tree(Path(config.output_dir)) == incremental

@@ -11,6 +11,7 @@ from conftest import run_afterword
 from afterword.cli import main
 from afterword.config import Config, load_config
 from afterword.errors import ConfigError
+from afterword.store import open_store
 
 
 def write(folder: Path, text: str) -> Path:
@@ -283,7 +284,11 @@ def test_config_cli_error_subprocess(site_dir: Path) -> None:
 
 
 def write_two_configs(root: Path) -> tuple[Path, Path]:
+    """A good site with its database, a bad config; the cwd's own database is removed, so a
+    command that read the wrong config would fail (commands refuse a missing database)."""
     good = write(root / "good", '[moderation]\nmoderator = "good"\n')
+    open_store(good.parent / "afterword.db").close()
+    (root / "afterword.db").unlink(missing_ok=True)
     bad = write(root / "bad", BAD)
     return good, bad
 

@@ -42,7 +42,8 @@ def test_doctor_missing_bucket(site_dir: Path, store: Store, s3: S3Env) -> None:
     add_to_config(site_dir, s3.target_toml(bucket="not-created-yet"))
     code, output = doctor(site_dir)
     assert code == 1
-    assert "FAIL  targets.cdn: targets.cdn: bucket 'not-created-yet' does not exist" in output
+    assert "FAIL  targets.cdn: bucket 'not-created-yet' does not exist" in output
+    assert "targets.cdn: targets.cdn" not in output  # each target's name once
     assert "create it or fix targets.cdn.bucket" in output
 
 
@@ -60,10 +61,35 @@ def test_doctor_bad_endpoint_and_distribution(
     code, output = doctor(site_dir, "--json")
     checks = {c["name"]: c for c in json.loads(output)}
     assert code == 1
-    assert "cannot reach bucket" in checks["targets.cdn"]["detail"]
-    assert "endpoint_url" in checks["targets.cdn"]["detail"]
-    assert "'EMISSING' does not exist" in checks["targets.cdn CDN"]["detail"]
+    assert checks["targets.cdn"]["detail"].startswith("cannot reach bucket")
+    assert "targets.cdn.endpoint_url" in checks["targets.cdn"]["detail"]
+    assert checks["targets.cdn CDN"]["detail"] == (
+        "CloudFront distribution 'EMISSING' does not exist: "
+        "fix targets.cdn.cloudfront_distribution_id"
+    )
     assert "testing" not in output
+
+
+@pytest.mark.s3
+def test_doctor_cloudfront_unreachable_names_the_setting_that_moves_it(
+    site_dir: Path, store: Store, s3: S3Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target's endpoint_url moves S3 only; CloudFront's endpoint is boto3's environment."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFRONT", closed)  # the setting the hint names
+    add_to_config(site_dir, s3.target_toml())
+    code, output = doctor(site_dir)
+    assert code == 1
+    assert f"ok    targets.cdn: put and deleted s3://{s3.bucket}/" in output
+    line = next(x for x in output.splitlines() if x.startswith("FAIL  targets.cdn CDN: "))
+    assert line.startswith(
+        f"FAIL  targets.cdn CDN: cannot reach CloudFront distribution {s3.distribution}"
+    )
+    assert "check AWS_ENDPOINT_URL_CLOUDFRONT (or AWS_ENDPOINT_URL)" in line
+    assert "endpoint_url" not in line.replace("AWS_ENDPOINT_URL", "")
 
 
 @pytest.mark.s3
@@ -85,10 +111,12 @@ def test_doctor_bad_config(site_dir: Path) -> None:
 
 
 def test_doctor_missing_database_and_no_targets(site_dir: Path) -> None:
+    (site_dir / "afterword.db").unlink()
     code, output = doctor(site_dir)
     assert code == 1
     assert "does not exist: run `afterword init` here" in output
     assert "no [targets.NAME]" in output
+    assert not (site_dir / "afterword.db").exists()  # doctor looks, it never creates
 
 
 def test_doctor_database_permissions_and_missing_output(site_dir: Path, store: Store) -> None:

@@ -279,6 +279,7 @@ def test_export_cli_refuses_a_bad_timestamp_and_writes_nothing(
     fresh = site_dir / "fresh"
     fresh.mkdir()
     (fresh / "afterword.toml").write_text((site_dir / "afterword.toml").read_text())
+    assert CliRunner().invoke(main, ["init", str(fresh)]).exit_code == 0  # keeps the file
     args = ["--config", str(fresh / "afterword.toml")]
     result = CliRunner().invoke(main, [*args, "import", "afterword", str(path)])
     assert result.exit_code != 0
@@ -314,6 +315,7 @@ def test_export_cli_round_trip(site_dir: Path, store: Store, tmp_path: Path) -> 
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     (fresh / "afterword.toml").write_text((site_dir / "afterword.toml").read_text())
+    assert runner.invoke(main, ["init", str(fresh)]).exit_code == 0  # keeps the file
     args = ["--config", str(fresh / "afterword.toml")]
     restored = runner.invoke(main, [*args, "import", "afterword", str(site_dir / "all.json")])
     assert restored.output == (

@@ -74,6 +74,9 @@ def test_parse_date_refuses_with_a_reason(value: object, reason: str) -> None:
         ("支教前奏", "支教前奏", False),
         ("Â", "Â", False),
         ("plain", "plain", False),
+        ("ÖZGÜ’NÜN", "ÖZGÜ’NÜN", False),  # Ü’ spells the bytes of U+071C; correct all the same
+        ("Â is a letter", "Â is a letter", False),  # not a lost U+00A0
+        ("Itâ€™s â€œquotedâ€\x9d â€” café", "It’s “quoted” — café", True),  # partly damaged
     ],
 )
 def test_repair_mojibake_only_touches_double_encoding(text: str, fixed: str, changed: bool) -> None:

@@ -28,6 +28,11 @@ def raw_comments() -> list[tuple[ET.Element, ET.Element]]:
     return [(item, c) for item in root.iter("item") for c in item.findall(f"{WP}comment")]
 
 
+def scoped(item: ET.Element, comment: ET.Element) -> str:
+    """The external id: the comment's id scoped by its post's."""
+    return f"{item.findtext(f'{WP}post_id')}/{comment.findtext(f'{WP}comment_id')}"
+
+
 def test_wordpress_real_counts_match_the_raw_file(store: Store) -> None:
     report = import_file(store, "wordpress", WXR, ImportOptions())
     comments = raw_comments()
@@ -58,8 +63,8 @@ def test_wordpress_real_text_and_names_are_exact(store: Store) -> None:
     import_file(store, "wordpress", WXR, ImportOptions())
     stored = {r[0]: r for r in store.query("SELECT external_id, body, author FROM comments")}
     non_ascii = 0
-    for _, comment in raw_comments():
-        found = stored.get(comment.findtext(f"{WP}comment_id") or "")
+    for item, comment in raw_comments():
+        found = stored.get(scoped(item, comment))
         if found is None:
             continue
         raw_author = (comment.findtext(f"{WP}comment_author") or "").strip()
@@ -81,7 +86,8 @@ def damaged(store: Store) -> ImportReport:
     return import_file(store, "wordpress", DATA / "wordpress-damaged.xml", ImportOptions())
 
 
-def by_id(store: Store, external_id: str) -> dict[str, object]:
+def by_id(store: Store, comment_id: str, post_id: str = "5") -> dict[str, object]:
+    external_id = f"{post_id}/{comment_id}"
     return dict(store.query("SELECT * FROM comments WHERE external_id = ?", (external_id,))[0])
 
 

@@ -87,15 +87,36 @@ def test_serve_command_posted_comment_reaches_queue_and_approval(config: Config)
     assert [c["id"] for c in approved["comments"]] == [comment_id]
 
 
-def test_serve_command_port_in_use_is_one_line_error(config: Config) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["serve", "--workers", "2"], ["demo", "DEMO"]],
+    ids=["serve", "serve-workers", "demo"],
+)
+def test_port_in_use_is_one_line_error_suggesting_port(
+    config: Config, tmp_path: Path, command: list[str]
+) -> None:
+    """Each command that listens says the port is taken and how to choose another; exit 2."""
+    args = [str(tmp_path / "demo") if arg == "DEMO" else arg for arg in command]
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = str(taken.getsockname()[1])
-        result = _cli(config, "serve", "--port", port)
-    assert result.returncode != 0
-    assert "address already in use" in result.stderr
-    assert "Traceback" not in result.stderr
+        port = taken.getsockname()[1]
+        result = _cli(config, *args, "--port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"Error: port {port} is already in use on 127.0.0.1: stop what holds it, "
+        "or choose another port with --port\n"
+    )
+    assert result.stdout == ""
+
+
+def test_serve_on_an_address_not_of_this_machine_is_one_line_error(config: Config) -> None:
+    result = _cli(config, "serve", "--host", "192.0.2.1", "--port", "8000")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Error: cannot listen on 192.0.2.1:8000: Cannot assign requested address "
+        "(check --host and --port)\n"
+    )
 
 
 def test_uvicorn_factory_reads_afterword_config(config: Config, tmp_path: Path) -> None:
@@ -117,13 +138,15 @@ def test_uvicorn_factory_reads_afterword_config(config: Config, tmp_path: Path) 
 
 
 def test_serve_command_unusable_database_is_one_line_error(config: Config) -> None:
+    unusable = config.root / "a-folder.db"  # exists, so it is not "missing", but no database
+    unusable.mkdir()
     result = CliRunner().invoke(
         main,
         ["serve", "--config", str(config.source)],
-        env={"AFTERWORD_DATABASE_PATH": "/proc/afterword/afterword.db"},
+        env={"AFTERWORD_DATABASE_PATH": str(unusable)},
     )
     assert result.exit_code == 1
-    assert result.output.startswith("Error: /proc/afterword/afterword.db: cannot open database")
+    assert result.output.startswith(f"Error: {unusable}: cannot open database")
     assert len(result.output.strip().splitlines()) == 1
 
 

@@ -24,6 +24,7 @@ from afterword.store import (
     Store,
     insert_comment,
     moderate,
+    open_store,
     set_page_closed,
     site_secret,
 )
@@ -297,6 +298,7 @@ def test_create_app_without_argument_reads_afterword_config(
     from afterword.intake import create_app
 
     write_config(tmp_path / "elsewhere", site_url="https://other.example")
+    open_store(tmp_path / "elsewhere" / "afterword.db").close()  # as `afterword init` does
     monkeypatch.setenv("AFTERWORD_CONFIG", str(tmp_path / "elsewhere" / "afterword.toml"))
     app = create_app()
     assert app.state.intake.config.site.url == "https://other.example"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def _corrupt_database(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 1000)
 
 
-@pytest.mark.parametrize("damage", [_remove_database, _corrupt_database])
+@pytest.mark.parametrize(
+    ("damage", "reason"), [(_remove_database, "storage"), (_corrupt_database, "corrupt")]
+)
 def test_healthz_fails_when_database_is_gone(
-    intake_server: RunningIntake, damage: Callable[[Path], None]
+    intake_server: RunningIntake, damage: Callable[[Path], None], reason: str
 ) -> None:
     damage(intake_server.config.database_path)
     response = _get(intake_server, "/healthz")
@@ -52,6 +55,7 @@ def test_healthz_fails_when_database_is_gone(
         "code": "unavailable",
         "message": STORAGE_MESSAGE,
         "fields": {},
+        "reason": reason,
     }
     assert str(intake_server.config.database_path) not in response.text
 
@@ -66,10 +70,42 @@ def test_healthz_fails_when_database_cannot_be_locked_for_writing(
         response = _get(intake_server, "/healthz")
         assert response.status_code == 503
         assert response.json()["error"]["message"] == STORAGE_MESSAGE
+        assert response.json()["error"]["reason"] == "busy"
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert _get(intake_server, "/healthz").status_code == 200
+    _wait_for_health(intake_server, 200)
+
+
+def test_healthz_outcome_is_cached_for_a_second(intake_server: RunningIntake) -> None:
+    """While the database is locked a probe waits a second for the lock; the checks right
+    after it share its outcome instead of each waiting again."""
+    blocker = sqlite3.connect(intake_server.config.database_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        assert _get(intake_server, "/healthz").status_code == 503
+        probed = time.monotonic() - started
+        assert probed >= 0.9  # the probe's lock timeout
+        started = time.monotonic()
+        answers = [_get(intake_server, "/healthz").status_code for _ in range(3)]
+        assert time.monotonic() - started < probed
+        assert answers == [503] * 3
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    _wait_for_health(intake_server, 200)
+
+
+def _wait_for_health(intake: RunningIntake, status: int, timeout: float = 10) -> httpx.Response:
+    """Poll /healthz until it answers ``status`` (its outcome is cached for a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = _get(intake, "/healthz")
+        if response.status_code == status or time.monotonic() > deadline:
+            assert response.status_code == status, response.text
+            return response
+        time.sleep(0.1)
 
 
 def test_healthz_fails_when_the_writer_stopped(
@@ -161,7 +197,10 @@ def test_timing_middleware_answers_a_bug_with_the_envelope() -> None:
 def test_locked_database_fails_the_batch_then_recovers(
     start_intake: Callable[..., RunningIntake],
 ) -> None:
-    intake = start_intake(database={"busy_timeout_ms": 200})
+    """A 503 is not an accepted submission: with 1/minute the retry still gets through."""
+    intake = start_intake(
+        database={"busy_timeout_ms": 200}, limits={"per_minute": 1, "per_hour": 0}
+    )
     blocker = sqlite3.connect(intake.config.database_path, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
@@ -171,7 +210,9 @@ def test_locked_database_fails_the_batch_then_recovers(
         blocker.close()
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
     assert refused.json()["error"]["message"] == STORAGE_MESSAGE
+    assert refused.json()["error"]["reason"] == "busy"
     assert intake.post().status_code == 202
+    assert intake.post(body="one too many").status_code == 429
 
 
 def test_background_server_unusable_database_is_a_clear_error(config: Config) -> None:

@@ -1,13 +1,15 @@
 """Hostile or unlucky requests never crash the intake, hang it, or leak its file paths.
 
 Each test here pins a defect a review found: a honeypot value that is not a plain string, JSON
-nested deeper than the parser's recursion limit, a batch failing before its transaction, and
-storage errors whose text named the database file.
+nested deeper than the parser's recursion limit, a batch failing before its transaction,
+storage errors whose text named the database file, and a client hanging up mid-body (once a 500
+with a traceback per request: free log flooding).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -200,3 +202,65 @@ def test_storage_failure_form_post_redirect_hides_the_path(
     )
     assert response.headers["retry-after"] == "5"
     assert str(database) not in response.text
+
+
+def _hang_up_mid_body(intake: RunningIntake, declared: int, sent: bytes) -> None:
+    """Send a POST whose Content-Length promises more than is sent, then close the socket."""
+    head = (
+        f"POST /api/comments HTTP/1.1\r\nHost: {intake.server.host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((intake.server.host, intake.server.port), timeout=PROMPT) as s:
+        s.sendall(head + sent)
+        time.sleep(0.05)  # let the server start reading the body before we go
+
+
+def _metric(text: str, prefix: str) -> float:
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def test_client_hanging_up_mid_body_is_no_500_and_no_traceback(
+    intake: RunningIntake, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _ in range(3):
+        _hang_up_mid_body(intake, 5000, b'{"page": "/blog/hello/", "body": "cut')
+    deadline = time.monotonic() + PROMPT
+    text = intake.server_metrics()
+    while _metric(text, 'afterword_submissions_total{outcome="disconnected"}') < 3:
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+        text = intake.server_metrics()
+    assert _metric(text, 'afterword_http_request_duration_seconds_count{method="POST"') == 3
+    assert 'status="499"' in text
+    assert 'status="500"' not in text
+    assert _metric(text, 'afterword_submissions_total{outcome="invalid"}') == 0
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if "Traceback" in r.getMessage()]
+    assert intake.post(body="after the hang-ups").status_code == 202
+
+
+def test_a_bug_in_the_submission_route_takes_the_common_path(
+    intake: RunningIntake, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The post route has no private shortcut: a bug in it is timed, counted as a 500 and
+    answered with the envelope by the same middleware as every route, and the server logs it
+    with its traceback (a bug, unlike a client hanging up, is worth a traceback)."""
+    import afterword.intake.app as app_module
+
+    error = RuntimeError("a bug in the route")
+    monkeypatch.setattr(app_module, "render_markdown", _FailOnce(app_module.render_markdown, error))
+    caplog.set_level(logging.ERROR)
+    failed = intake.post(body="meets the bug")
+    assert failed.status_code == 500
+    assert failed.json() == {
+        "error": {"code": "internal", "message": "internal error", "fields": {}}
+    }
+    assert "x-response-time" in failed.headers
+    assert str(error) not in failed.text
+    assert any(record.exc_info and record.exc_info[1] is error for record in caplog.records)
+    assert intake.post(body="after the bug").status_code == 202
+    text = intake.server_metrics()
+    assert 'method="POST",route="/api/comments",status="500"} 1.0' in text
+    assert 'method="POST",route="/api/comments",status="202"} 1.0' in text

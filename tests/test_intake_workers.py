@@ -1,9 +1,12 @@
-"""Several intake processes (``--workers``), their write lock, and one write per response."""
+"""Several intake processes (``--workers``): one port, one database, a write lock, no orphans
+when the parent dies; and one write per response."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,13 +17,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import add_rendered
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
 
 from afterword.config import Config
 from afterword.errors import StorageError
 from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.transport import CoalescingTransport
-from afterword.store import Store
+from afterword.intake.workers import watch_lifeline
+from afterword.privacy import hash_address
+from afterword.store import Store, site_secret
 
 
 def _post_many(intake: RunningIntake, count: int) -> list[httpx.Response]:
@@ -289,3 +295,111 @@ def test_worker_pool_that_cannot_start_is_an_error(config: Config) -> None:
         sock.close()
     assert pool.failed() is not None
     assert all(not Path(f"/proc/{pid}").exists() or _state(pid) == "Z" for pid in pool.pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie nobody has reaped yet."""
+    try:
+        return _state(pid) != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_serve_workers_die_with_a_killed_parent_and_the_port_is_free_again(
+    config: Config,
+) -> None:
+    """SIGKILL runs no cleanup in the parent: the workers must notice and go, and a new
+    ``afterword serve`` on the same port must bind and answer."""
+    port = _free_port()
+    command = [sys.executable, "-m", "afterword", "--config", str(config.source), "serve"]
+    parent = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _read_until(parent, "2 intake workers listening")
+        workers = [c for c in _children(parent.pid) if "spawn_main" in _cmdline(c)]
+        assert len(workers) == 2
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers), "workers outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.communicate(timeout=30)
+    restarted = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _read_until(restarted, "intake listening on")
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/comments", json=comment_fields())
+        assert answer.status_code == 202
+    finally:
+        restarted.terminate()
+        restarted.communicate(timeout=30)
+
+
+def test_lifeline_eof_means_the_parent_is_gone() -> None:
+    """The portable way (beside Linux's PR_SET_PDEATHSIG): EOF on the parent's pipe."""
+    reader, writer = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    gone = threading.Event()
+    try:
+        watch_lifeline(reader, gone.set)
+        assert not gone.wait(0.3)  # the parent still holds the writing end
+        writer.close()  # what the kernel does when the parent dies, however it dies
+        assert gone.wait(10)
+    finally:
+        reader.close()
+
+
+@pytest.mark.slow
+def test_a_burst_across_two_workers_gets_exactly_per_minute_accepted(
+    start_intake: Callable[..., RunningIntake], store: Store
+) -> None:
+    intake = start_intake(workers=2)  # default limits: 5 per minute
+    per_minute = intake.config.limits.per_minute
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def poster(number: int) -> None:
+        for n in range(10):  # a fresh connection each, so both workers take a share
+            fields = comment_fields(body=f"burst {number}-{n}")
+            response = httpx.post(intake.api, json=fields, timeout=30)
+            with lock:
+                answers.append(response)
+
+    threads = [threading.Thread(target=poster, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [202] * per_minute + [429] * (50 - per_minute)
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
+    assert store.scalar("SELECT count(*) FROM comments") == per_minute
+
+
+def test_submissions_another_process_stored_count_against_this_ones_limit(
+    start_intake: Callable[..., RunningIntake], store: Store
+) -> None:
+    """The limit is read from the shared database, not from this process's memory."""
+    intake = start_intake()
+    per_minute = intake.config.limits.per_minute
+    ip_hash = hash_address(site_secret(store), "127.0.0.1")
+    for n in range(per_minute):  # as if another worker or intake machine had taken them
+        add_rendered(store, f"elsewhere {n}", page_key="/blog/hello/", ip_hash=ip_hash)
+
+    refused = intake.post(body="the first this process sees")
+
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = intake.post(body="someone else", headers={"X-Forwarded-For": "198.51.100.4"})
+    assert other.status_code == 429  # no trusted proxy: the header changes nothing

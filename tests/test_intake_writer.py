@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from afterword.config import Config
-from afterword.errors import CommentRejected, StorageError
+from afterword.errors import CommentNotStored, CommentRejected, StorageBusy
 from afterword.intake.validate import Submission
 from afterword.intake.writer import Stored, Writer
 from afterword.store import Store
@@ -83,8 +83,29 @@ def test_writer_refuses_work_once_stopped(config: Config) -> None:
     writer.stop()
     writer.stop()
     assert not writer.alive
-    with pytest.raises(StorageError, match="not running"):
+    with pytest.raises(CommentNotStored, match="not running") as caught:
         asyncio.run(writer.submit(_submission("late"), "<p>late</p>", "ip", ""))
+    assert caught.value.cause is None
+
+
+def test_writer_a_locked_database_fails_the_batch_as_not_stored(config: Config) -> None:
+    """SQLite's "database is locked" reaches the requests mapped: not stored, because busy."""
+    from fixtures_intake import configured
+
+    writer = Writer(configured(config, database={"busy_timeout_ms": 100}))
+    writer.start()
+    blocker = sqlite3.connect(config.database_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        before = time.monotonic()
+        with pytest.raises(CommentNotStored, match="could not be stored") as caught:
+            asyncio.run(writer.submit(_submission("locked"), "<p>locked</p>", "ip", ""))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        writer.stop()
+    assert isinstance(caught.value.cause, StorageBusy)
+    assert writer.failed_at >= before
 
 
 def test_writer_stop_commits_what_is_queued(config: Config, store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import nh3
 import pytest
@@ -21,18 +22,27 @@ from afterword.markup import (
 )
 
 REL = 'rel="nofollow ugc noopener"'
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "intake-api.md"
+
+
+def documented_markup() -> tuple[dict[str, set[str]], set[str]]:
+    """({element: attributes kept}, link schemes) as docs/intake-api.md lists them."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("### Published markup", 1)[1].split("\n#", 1)[0]
+    elements: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 3:
+            elements[cells[0].strip("`")] = set(re.findall(r"`([a-z]+)`", cells[1]))
+    schemes_line = next(line for line in section.splitlines() if line.startswith("Link schemes"))
+    schemes = set(re.findall(r"`([a-z]+)`", schemes_line.split(":", 1)[1].split("(")[0]))
+    return elements, schemes
+
+
+DOCUMENTED, DOCUMENTED_SCHEMES = documented_markup()
+# What the output may hold: the documented attributes, plus the rel every link is given.
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
-    "p": set(),
-    "br": set(),
-    "em": set(),
-    "strong": set(),
-    "code": set(),
-    "pre": set(),
-    "blockquote": set(),
-    "ul": set(),
-    "ol": {"start"},
-    "li": set(),
-    "a": {"href", "rel"},
+    tag: names | ({"rel"} if tag == "a" else set()) for tag, names in DOCUMENTED.items()
 }
 WITH_IMAGES = {**ALLOWED_ATTRIBUTES, "img": {"src", "alt"}}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -522,3 +532,41 @@ def test_excerpt_properties(text: str, limit: int) -> None:
 def test_excerpt_rejects_a_useless_limit() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         excerpt("text", 0)
+
+
+def test_markup_documented_list_is_the_sanitizer_config() -> None:
+    """docs/intake-api.md and afterword/markup.py name the same elements, attributes, schemes."""
+    assert set(DOCUMENTED) == set(markup.ALLOWED_TAGS)
+    assert {
+        tag: set(markup.ALLOWED_ATTRIBUTES.get(tag, ())) for tag in markup.ALLOWED_TAGS
+    } == DOCUMENTED
+    assert DOCUMENTED["ol"] == {"start"}
+    assert set(markup.ALLOWED_URL_SCHEMES) == DOCUMENTED_SCHEMES
+
+
+# Elements a comment might try, none of them documented: every one must be gone.
+UNDOCUMENTED_TAGS = [
+    "h1", "h2", "h6", "div", "span", "img", "table", "tr", "td", "hr", "u", "s", "del", "ins",
+    "sub", "sup", "dl", "dt", "dd", "details", "summary", "abbr", "kbd", "mark", "small",
+    "font", "center", "marquee", "form", "input", "button", "textarea", "select", "video",
+    "audio", "source", "picture", "figure", "section", "article", "nav", "b", "i", "q", "cite",
+]  # fmt: skip
+VALUES = {"href": "https://example.org/", "start": "7"}
+
+
+def test_markup_documented_markup_survives_with_exactly_its_attributes() -> None:
+    for tag, names in DOCUMENTED.items():
+        attrs = " ".join(f'{name}="{VALUES[name]}"' for name in sorted(names))
+        html = f'<{tag} {attrs} title="t" class="c" id="i" style="color:red" lang="en">x</{tag}>'
+        collector = _Collector()
+        collector.feed(sanitize_html(f"<p>{html}</p>" if tag == "a" else html))
+        collector.close()
+        found = {t: {n for n, _ in a} for t, a in collector.tags}
+        assert found[tag] == ALLOWED_ATTRIBUTES[tag], tag
+
+
+@pytest.mark.parametrize("tag", UNDOCUMENTED_TAGS)
+def test_markup_undocumented_elements_are_removed(tag: str) -> None:
+    output = sanitize_html(f'<{tag} title="t">kept text</{tag}>')
+    assert f"<{tag}" not in output
+    assert output == "kept text"

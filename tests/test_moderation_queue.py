@@ -20,6 +20,7 @@ from afterword.moderation.queue import (
     terminal_safe,
 )
 from afterword.store import Store, format_time, parse_time
+from afterword.store.migrations import STATUSES
 
 
 def ago(**delta: float) -> str:
@@ -155,3 +156,37 @@ def test_queue_command_bad_page_is_one_line_error(site_dir: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_queue_command_status_all_shows_each_status(store: Store) -> None:
+    """Mixed statuses must be told apart: a STATUS column in the table, status in JSON."""
+    made = {status: add(store, f"{status} body", status=status) for status in STATUSES}
+    result = CliRunner().invoke(main, ["queue", "--status", "all"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    header, *rows = result.output.splitlines()
+    assert header.split() == ["ID", "AGE", "STATUS", "PAGE", "AUTHOR", "EXCERPT"]
+    assert len(rows) == len(STATUSES)
+    for row in rows:
+        cells = row.split()
+        comment = next(c for c in made.values() if str(c.id) == cells[0])
+        assert cells[2] == comment.status
+        assert f"{comment.status} body" in row
+    data = json.loads(CliRunner().invoke(main, ["queue", "--status", "all", "--json"]).output)
+    assert {c["id"]: c["status"] for c in data["comments"]} == {
+        c.id: status for status, c in made.items()
+    }
+
+
+def test_queue_command_single_status_has_no_status_column(store: Store) -> None:
+    add(store, "waiting")
+    result = CliRunner().invoke(main, ["queue"])
+    assert result.output.splitlines()[0].split() == ["ID", "AGE", "PAGE", "AUTHOR", "EXCERPT"]
+
+
+def test_format_table_status_column_keeps_the_width(store: Store) -> None:
+    add(store, "word " * 200, status="spam")
+    table = format_table(list_queue(store, status="all"), width=80, show_status=True)
+    header, row = table.splitlines()
+    assert header.split()[2] == "STATUS"
+    assert " spam " in row
+    assert len(row) <= 80

@@ -136,12 +136,12 @@ def test_dry_run_moves_nothing(site_dir: Path, store: Store) -> None:
     assert publish_changes(config, store, "site").uploaded == 1
 
 
-def test_database_from_before_the_stamps(site_dir: Path) -> None:
-    """Rows published by an older release: the first publish after the upgrade diffs in full
-    (uploads the changed row, deletes what vanished before the upgrade), then by stamps."""
-    config = local_config(site_dir)
-    conn = sqlite3.connect(config.database_path, isolation_level=None)
-    migrations.apply(sqlite_utils.Database(conn), stop_before="0003_publish_changes")
+def test_database_from_before_the_stamps(tmp_path: Path) -> None:
+    """Rows published by an older release: the first diff after the upgrade is a full one
+    (the changed row, and what vanished before the upgrade, which left no stamp)."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.apply(sqlite_utils.Database(conn), stop_before="0004_publish_changes")
     conn.executemany(
         "INSERT INTO objects (key, sha256, size, content_type, cache_class) "
         "VALUES (?, ?, 1, 'application/json', 'fragment')",
@@ -152,7 +152,7 @@ def test_database_from_before_the_stamps(site_dir: Path) -> None:
         [("kept.json", "old"), ("changed.json", "old-sha"), ("vanished.json", "x")],
     )
     conn.close()
-    with open_store(config.database_path) as store:
+    with open_store(path) as store:
         assert sql_diff(store) == full_diff(store) == ([("changed.json", True)], ["vanished.json"])
 
 

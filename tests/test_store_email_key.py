@@ -1,5 +1,5 @@
 """The auto-approval lookup by e-mail: normalized, indexed, and right for databases made
-before the index existed (migration ``0002_email_key``)."""
+before the index existed (migration ``0003_email_key``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from afterword.store.submissions import approved_counts
 def old_database(path: Path, rows: list[tuple[str, str]]) -> None:
     """A file as a release before 0002 left it: the first migration only, rows in it."""
     conn = sqlite3.connect(path, isolation_level=None)
-    migrations.apply(sqlite_utils.Database(conn), stop_before="0002_email_key")
+    migrations.apply(sqlite_utils.Database(conn), stop_before="0003_email_key")
     conn.execute("INSERT INTO pages (key, created) VALUES ('/p/', 'x')")
     conn.executemany(
         "INSERT INTO comments (page_key, status, author, email, body, body_html, renderer, "

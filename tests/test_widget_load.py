@@ -182,8 +182,12 @@ def test_widget_load_data_page_and_base_override(
 def test_widget_load_count_badges(
     tmp_path: Path, browser_page: Page, static_server: Callable[[Path], StaticServer]
 ) -> None:
-    """One head file per folder; a split folder sends the key to its FNV-1a bucket."""
+    """One head file per folder the index lists (none for a folder it does not: that shard
+    does not exist); a split folder sends the key to its FNV-1a bucket."""
     write_widget(tmp_path)
+    (tmp_path / "comments-folders.json").write_text(
+        '{"version":1,"counts":{"blog/":2,"big/":2000}}'
+    )
     blog = tmp_path / "threads" / "blog"
     blog.mkdir(parents=True)
     counts = {"/blog/a/": 3, "/blog/b/": 1}
@@ -207,8 +211,9 @@ def test_widget_load_count_badges(
     assert texts == ["3 comments", "1 comment", "No comments", "12 comments", "No comments"]
     heads = [u for u in browser_page.requests if u.endswith("comments-counts.json")]  # type: ignore[attr-defined]
     assert sorted(heads) == sorted(
-        server.url + f"threads/{f}/comments-counts.json" for f in ("blog", "big", "none")
+        server.url + f"threads/{f}/comments-counts.json" for f in ("blog", "big")
     )
+    assert browser_page.requests.count(server.url + "comments-folders.json") == 1  # type: ignore[attr-defined]
 
 
 def test_widget_load_no_layout_shift_within_reserve(

@@ -9,6 +9,12 @@ byte.
 An incremental build starts from the shard already in the output folder (checked against the
 manifest's sha256) and applies the counts of the pages it rendered; if the shard is missing or
 was altered, it is recomputed from the database instead.
+
+The folder index (``comments-folders.json``, split the same way) lists every folder that has a
+shard, with the number of pages in it. Any page's folder may have no shard at all, and asking
+for one would be a 404 in the reader's console; the index is the one file that always exists,
+so the widget learns from it, without a failing request, that a page has no thread. It only
+changes when a folder's number of pages does, i.e. when a page gets its first comment.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from afterword.builder.render import dump_json
 from afterword.builder.write import JSON, Output, OutputWriter
 from afterword.pagekey import encode_page_path
 from afterword.store import Store
-from afterword.store.build import folder_counts
+from afterword.store.build import built_page_keys, folder_counts
 
 SHARD_MAX = 1000
 HEAD_NAME = "comments-counts.json"
+INDEX_STEM = "comments-folders"  # at the output root: comments-folders.json (+ buckets)
 
 
 def fnv1a32(text: str) -> int:
@@ -60,20 +67,27 @@ def shard_prefix(key: str) -> str:
 
 def shard_outputs(folder: str, prefix: str, counts: dict[str, int]) -> list[Output]:
     """The head file, and the bucket files when the folder is too big for one."""
+    return map_outputs(prefix + HEAD_NAME.removesuffix(".json"), {"folder": folder}, counts)
+
+
+def map_outputs(stem: str, about: dict[str, object], counts: dict[str, int]) -> list[Output]:
+    """``<stem>.json`` holding ``counts``, or a head and ``<stem>-<h>.json`` buckets past
+    ``SHARD_MAX`` entries; ``about`` goes into every file (the count shards name their folder).
+    """
     ordered = dict(sorted(counts.items()))
     buckets = bucket_count(len(ordered))
-    head: dict[str, object] = {"version": 1, "folder": folder}
+    head: dict[str, object] = {"version": 1, **about}
     if not buckets:
         head["counts"] = ordered
-        return [Output(prefix + HEAD_NAME, dump_json(head), JSON)]
+        return [Output(f"{stem}.json", dump_json(head), JSON)]
     head.update({"pages": len(ordered), "buckets": buckets})
     split: dict[str, dict[str, int]] = {bucket_name_for(i, buckets): {} for i in range(buckets)}
     for key, count in ordered.items():
         split[bucket_name(key, buckets)][key] = count
-    outputs = [Output(prefix + HEAD_NAME, dump_json(head), JSON)]
+    outputs = [Output(f"{stem}.json", dump_json(head), JSON)]
     for name, part in split.items():
-        body = {"version": 1, "folder": folder, "bucket": name, "counts": part}
-        outputs.append(Output(f"{prefix}comments-counts-{name}.json", dump_json(body), JSON))
+        body = {"version": 1, **about, "bucket": name, "counts": part}
+        outputs.append(Output(f"{stem}-{name}.json", dump_json(body), JSON))
     return outputs
 
 
@@ -95,6 +109,7 @@ class CountUpdater:
             self._prefixes[folder] = shard_prefix(page_key)
 
     def write(self, writer: OutputWriter, store: Store, *, full: bool) -> None:
+        sizes: dict[str, int] = {}
         for folder in sorted(self._updates):
             prefix = self._prefixes[folder]
             if full:
@@ -108,52 +123,84 @@ class CountUpdater:
                 writer.put(out)
             for key in sorted(set(old_keys) - {o.key for o in outputs}):
                 writer.remove(key)
+            sizes[index_key(prefix)] = len(counts)
+        _write_index(writer, store, sizes, full=full)
+
+
+def index_key(prefix: str) -> str:
+    """A folder's key in the index: its shard's path below ``threads/`` ("" at the top)."""
+    return prefix.removeprefix("threads/")
+
+
+def _write_index(writer: OutputWriter, store: Store, sizes: dict[str, int], *, full: bool) -> None:
+    """Update the folders' page numbers in the index; a full build writes it even when empty."""
+    if not full and not sizes and writer.read_verified(f"{INDEX_STEM}.json") is not None:
+        return  # one small read per build, so an index lost or altered by hand is put back
+    old_keys: list[str] = []
+    entries: dict[str, int] = {}
+    if not full:
+        found = _read_map(writer, INDEX_STEM)
+        old_keys, entries = found if found and found[0] else _recover_index(store)
+    entries.update(sizes)
+    outputs = map_outputs(INDEX_STEM, {}, {k: v for k, v in entries.items() if v})
+    for out in outputs:
+        writer.put(out)
+    for key in sorted(set(old_keys) - {o.key for o in outputs}):
+        writer.remove(key)
+
+
+def _recover_index(store: Store) -> tuple[list[str], dict[str, int]]:
+    """Missing or damaged index: count the built pages of each folder in the database."""
+    entries: dict[str, int] = {}
+    for key in built_page_keys(store):
+        folder = index_key(shard_prefix(key))
+        entries[folder] = entries.get(folder, 0) + 1
+    return _bucket_keys(INDEX_STEM), entries
 
 
 def _load_shard(
     writer: OutputWriter, store: Store, folder: str, prefix: str
 ) -> tuple[list[str], dict[str, int]]:
     """The folder's current counts (and file keys) from the output, or from the database."""
-    try:
-        return _read_shard(writer, store, folder, prefix)
-    except (ValueError, TypeError):
-        return _recover(store, folder, prefix, [prefix + HEAD_NAME])
+    stem = prefix + HEAD_NAME.removesuffix(".json")
+    found = _read_map(writer, stem)
+    if found is None:  # damaged: trust the database; remove every bucket name it might have used
+        return _bucket_keys(stem), folder_counts(store, folder)
+    keys, counts = found
+    return (keys, counts) if keys else ([], folder_counts(store, folder))
 
 
-def _read_shard(
-    writer: OutputWriter, store: Store, folder: str, prefix: str
-) -> tuple[list[str], dict[str, int]]:
-    head_key = prefix + HEAD_NAME
+def _read_map(writer: OutputWriter, stem: str) -> tuple[list[str], dict[str, int]] | None:
+    """The map in ``<stem>.json`` and its buckets, with their keys; ([], {}) when there is
+    none, None when a file is damaged (altered since the build recorded it, or not a map)."""
+    head_key = f"{stem}.json"
     if not writer.has_object(head_key):
-        return [], folder_counts(store, folder)
-    head = _read_json(writer, head_key)
-    if head is None:
-        return _recover(store, folder, prefix, [head_key])
-    if "counts" in head:
-        return [head_key], _counts(head["counts"])
-    buckets = int(head.get("buckets", 0))
-    keys = [head_key] + [
-        f"{prefix}comments-counts-{bucket_name_for(i, buckets)}.json" for i in range(buckets)
-    ]
-    counts: dict[str, int] = {}
-    for key in keys[1:]:
-        part = _read_json(writer, key)
-        if part is None or "counts" not in part:
-            return _recover(store, folder, prefix, keys)
-        counts.update(_counts(part["counts"]))
+        return [], {}
+    try:
+        head = _read_json(writer, head_key)
+        if head is None:
+            return None
+        if "counts" in head:
+            return [head_key], _counts(head["counts"])
+        buckets = int(head.get("buckets", 0))
+        keys = [head_key] + [f"{stem}-{bucket_name_for(i, buckets)}.json" for i in range(buckets)]
+        counts: dict[str, int] = {}
+        for key in keys[1:]:
+            part = _read_json(writer, key)
+            if part is None or "counts" not in part:
+                return None
+            counts.update(_counts(part["counts"]))
+    except (ValueError, TypeError):
+        return None
     return keys, counts
 
 
-def _recover(
-    store: Store, folder: str, prefix: str, known: list[str]
-) -> tuple[list[str], dict[str, int]]:
-    """Damaged shard: trust the database; remove every bucket name it might have used."""
-    candidates = set(known)
+def _bucket_keys(stem: str) -> list[str]:
+    """Every file name a map may have used: its head and any bucket of 16 or 256."""
+    names = {f"{stem}.json"}
     for buckets in (16, 256):
-        candidates.update(
-            f"{prefix}comments-counts-{bucket_name_for(i, buckets)}.json" for i in range(buckets)
-        )
-    return sorted(candidates), folder_counts(store, folder)
+        names.update(f"{stem}-{bucket_name_for(i, buckets)}.json" for i in range(buckets))
+    return sorted(names)
 
 
 def _counts(value: Any) -> dict[str, int]:

@@ -2,6 +2,11 @@
 
 A feed's ``<updated>`` is its newest entry's time, never the build's, so a feed's bytes change
 only when its comments do — a rebuild with nothing new writes nothing.
+
+A feed must stay well-formed XML whatever the store holds: one comment with a character XML
+forbids (U+FFFE, a C0 control, a lone surrogate) would make a reader reject the whole site
+feed. So the rendered document itself goes through ``strip_forbidden`` — not just the fields
+this module knows about — and Jinja's autoescape handles markup characters.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from typing import NamedTuple
 import jinja2
 
 from afterword.builder.render import fill, render
-from afterword.builder.view import CommentView, body_html, safe_website
+from afterword.builder.view import CommentView, body_html, safe_website, shown_name
 from afterword.builder.write import ATOM, Output
 from afterword.pagekey import page_folder
+from afterword.text import strip_forbidden
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -77,7 +83,7 @@ def site_feed(site: FeedSite, rows: Sequence[sqlite3.Row]) -> Output:
     for row in rows:
         page_key = str(row["page_key"])
         page_name = str(row["page_title"]) or page_key
-        author = str(row["author"])
+        author = shown_name(str(row["author"]))
         entries.append(
             FeedEntry(
                 url=f"{site.page_url(page_key)}#c{row['id']}",
@@ -100,4 +106,5 @@ def site_feed(site: FeedSite, rows: Sequence[sqlite3.Row]) -> Output:
 
 
 def _render(site: FeedSite, **context: object) -> bytes:
-    return render(site.template, {"lang": site.language, **context}).encode("utf-8")
+    text = render(site.template, {"lang": site.language, **context})
+    return strip_forbidden(text).encode("utf-8")

@@ -1,26 +1,25 @@
 """One comment as the output shows it: safe website, current HTML, avatar, placeholders.
 
-Everything a stranger typed is judged here once — the website must be an absolute http(s)
-URL, the body is the current sanitizer's output — so templates and JSON only ever see
-values that are safe to publish.
+Everything a stranger typed is judged here once — the website must pass the one URL policy
+(``afterword.urls``), the body is the current sanitizer's output, and characters XML forbids
+are stripped from the name and the body whatever the store holds (``afterword.text``) — so
+templates, JSON and feeds only ever see values that are safe to publish.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
 from afterword.builder.avatar import NO_AVATAR, Avatar
 from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
+from afterword.text import ANONYMOUS, is_invisible, strip_forbidden
+from afterword.urls import publishable_url
 
 AvatarFor = Callable[[str], Avatar]
-
-_BAD_URL_CHARS = frozenset(" \t\r\n\"'<>`\\")
 
 
 def _closer(levels: int) -> Markup:
@@ -63,19 +62,16 @@ class CommentView(NamedTuple):
         return _CLOSERS[self.closes] if self.closes < len(_CLOSERS) else _closer(self.closes)
 
 
-@lru_cache(maxsize=4096)
 def safe_website(url: str) -> str | None:
-    """Keep only absolute http(s) URLs; ``javascript:`` and friends are never linked."""
-    text = url.strip()
-    if not text or any(ch in _BAD_URL_CHARS or ord(ch) < 32 for ch in text):
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return text
+    """The link to publish, or ``None``: exactly what the intake accepts (``afterword.urls``)."""
+    return publishable_url(url)
+
+
+def shown_name(author: str) -> str:
+    """The name to publish: without characters XML forbids, and never blank — a name that
+    shows nothing (stored before the intake refused such names) is published as Anonymous."""
+    name = strip_forbidden(author)
+    return ANONYMOUS if is_invisible(name) else name
 
 
 def body_html(row: sqlite3.Row) -> str:
@@ -88,11 +84,11 @@ def body_html(row: sqlite3.Row) -> str:
     source = str(row["source"])
     if source == "intake":
         if row["renderer"] == RENDERER_VERSION:
-            return str(row["body_html"])
-        return render_markdown(str(row["body"]))
+            return strip_forbidden(str(row["body_html"]))
+        return strip_forbidden(render_markdown(str(row["body"])))
     # No images, imported or not: an <img> would make every reader's browser fetch a third
     # party (a tracking pixel), which the widget promises never to do.
-    return sanitize_html(str(row["body_html"]))
+    return strip_forbidden(sanitize_html(str(row["body_html"])))
 
 
 def avatar_key(row: sqlite3.Row) -> str:
@@ -134,7 +130,7 @@ def make_view(
     parent_row = maker.by_id.get(parent) if parent is not None else None
     parent_author = ""
     if parent_row is not None and parent_row["status"] == "approved":
-        parent_author = str(parent_row["author"])
+        parent_author = shown_name(str(parent_row["author"]))
     if row["status"] != "approved":
         return CommentView(
             int(row["id"]),
@@ -155,7 +151,7 @@ def make_view(
         parent=parent,
         depth=depth,
         removed=False,
-        author=str(row["author"]),
+        author=shown_name(str(row["author"])),
         website=safe_website(str(row["website"])),
         avatar=maker.avatar(avatar_key(row)),
         html=maker.html(row),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -10,13 +9,13 @@ import click
 from afterword.cli.common import (
     json_option,
     print_json,
+    progress_bar,
     quiet_option,
     show_progress,
     store_for,
     with_config,
 )
 from afterword.config import Config
-from afterword.store import Store
 
 if TYPE_CHECKING:  # the builder pulls in Jinja: imported when a build runs, not at startup
     from afterword.builder import BuildReport
@@ -31,27 +30,15 @@ def build(config: Config, full: bool, as_json: bool, quiet: bool) -> None:
     """Render approved comments to static JSON and HTML (only what changed)."""
     from afterword.builder import build_site
 
-    with store_for(config) as store:
-        if show_progress(quiet, as_json):
-            report = _build_with_bar(config, store, full)
-        else:
-            report = build_site(config, store, full=full)
+    with (
+        store_for(config) as store,
+        progress_bar("Building", show_progress(quiet, as_json)) as progress,
+    ):
+        report = build_site(config, store, full=full, on_progress=progress)
     if as_json:
         print_json(report.to_dict())
     elif not quiet:
         click.echo(summary(report))
-
-
-def _build_with_bar(config: Config, store: Store, full: bool) -> BuildReport:
-    from afterword.builder import build_site
-
-    with click.progressbar(length=0, label="Building", file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        return build_site(config, store, full=full, on_progress=progress)
 
 
 def summary(report: BuildReport) -> str:

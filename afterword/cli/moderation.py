@@ -36,7 +36,10 @@ ids_argument = click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1)
 @json_option
 @with_config
 def queue_command(config: Config, status: str, page: str | None, as_json: bool) -> None:
-    """List comments, oldest first: id, age, page, author and an excerpt."""
+    """List comments, oldest first: id, age, page, author and an excerpt.
+
+    With --status all, a STATUS column says which comment is pending, approved, spam...
+    """
     with store_for(config) as store:
         comments = list_queue(store, status=status, page=page)
         if as_json:
@@ -48,7 +51,7 @@ def queue_command(config: Config, status: str, page: str | None, as_json: bool) 
                 }
             )
         elif comments:
-            echo_text(format_table(comments))
+            echo_text(format_table(comments, show_status=status == "all"))
         else:
             click.echo(f"No {'' if status == 'all' else status + ' '}comments.")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -17,12 +15,17 @@ import click
 from afterword.cli.common import (
     json_option,
     print_json,
+    progress_bar,
     quiet_option,
     show_progress,
     store_for,
     with_config,
 )
 from afterword.config import Config
+from afterword.errors import PublishError
+from afterword.store import Store
+from afterword.store.build import get_fingerprint
+from afterword.store.publish import read_manifest
 
 if TYPE_CHECKING:  # boto3 is imported when a command needs it, not at startup
     from afterword.output.publish import PublishReport
@@ -48,12 +51,14 @@ def publish(
     from afterword.output.publish import publish_changes
 
     names = targets or tuple(config.targets)
-    if not names:
-        target_config(config, "")  # raises the "no publish targets" error
     reports = []
     with store_for(config) as store:
+        for name in names or ("",):  # no targets, or an unknown one, is a ConfigError
+            target_config(config, name)
+        if not has_build(store):
+            raise PublishError("nothing to publish: no build yet; run `afterword build` first")
         for name in names:
-            with _progress(f"{name}", show_progress(quiet, as_json)) as progress:
+            with progress_bar(name, show_progress(quiet, as_json)) as progress:
                 reports.append(
                     publish_changes(
                         config, store, name, dry_run=dry_run, full=full, on_progress=progress
@@ -79,6 +84,8 @@ def rebuild(
     from afterword.pipeline import rebuild as run_rebuild
 
     with store_for(config) as store:
+        if not targets:
+            warn_without_targets(config)
         report = run_rebuild(config, store, full=full, targets=targets or None)
     if as_json:
         print_json(report.to_dict())
@@ -98,6 +105,7 @@ def watch(config: Config, poll: bool | None) -> None:
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
     with store_for(config) as store:
+        warn_without_targets(config)
         run_watch(config, store, poll=poll)
 
 
@@ -145,18 +153,24 @@ def describe(report: PublishReport) -> str:
     return line
 
 
-@contextmanager
-def _progress(label: str, shown: bool) -> Iterator[Callable[[int, int], None] | None]:
-    if not shown:
-        yield None
-        return
-    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+def has_build(store: Store) -> bool:
+    """Whether any build finished (or left files): publishing before one would send nothing.
 
-        def update(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
+    Worse, it would look like success. The fingerprint is written by every finished build;
+    the manifest also counts a build that stopped half-way (its files can still go out).
+    """
+    return get_fingerprint(store) is not None or bool(read_manifest(store))
 
-        yield update
+
+def warn_without_targets(config: Config) -> None:
+    """``rebuild`` and ``watch`` still build with no target; say that nothing is published."""
+    if not config.targets:
+        where = config.source if config.source and config.source.is_file() else "the config"
+        click.echo(
+            f"Warning: no publish targets in {where}: building only; add a [targets.NAME] "
+            "table to publish (see docs/publishing.md)",
+            err=True,
+        )
 
 
 COMMANDS = [publish, rebuild, watch, doctor]

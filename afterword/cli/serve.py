@@ -6,6 +6,7 @@ import click
 
 from afterword.cli.common import with_config
 from afterword.config import Config
+from afterword.store import require_database
 
 
 @click.command("serve")
@@ -30,6 +31,7 @@ def serve(config: Config, host: str | None, port: int | None, workers: int) -> N
     """
     from afterword.intake.server import serve as serve_intake  # uvicorn: only when serving
 
+    require_database(config.database_path, config.source)  # never collect into a new file
     serve_intake(config, host, port, workers=workers)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from afterword.cli.common import (
+    OrderedGroup,
     actor_name,
     json_option,
     print_json,
@@ -41,7 +42,7 @@ dry_run_option = click.option(
 )
 
 
-@click.group("import")
+@click.group("import", cls=OrderedGroup)
 def import_group() -> None:
     """Import comments from another comment system, or restore an afterword export."""
 
@@ -162,8 +163,10 @@ def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
     with store_for(config) as store:
         found = count_person(store, email)
         if found and not yes:
-            click.confirm(
-                f"Erase the personal data of {found} comments ({mode}) by {email}?", abort=True
+            click.confirm(  # on stderr with --json, so stdout stays one JSON document
+                f"Erase the personal data of {found} comments ({mode}) by {email}?",
+                abort=True,
+                err=as_json,
             )
         result = erase_person(store, email, mode=mode, actor=actor_name(config))
     if as_json:

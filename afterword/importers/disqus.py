@@ -2,7 +2,9 @@
 
 Ids are the ``dsq:id`` attributes (the ``<id>`` children are optional, often legacy, and
 repeat). Threads usually precede posts; a post whose thread comes later waits in a small
-buffer until the end of the file, so odd orderings still import.
+buffer until the end of the file, so odd orderings still import. A thread marked
+``<isDeleted>`` was deleted in Disqus with all its posts: they are imported as deleted (kept,
+never published) and the report says how many.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from afterword.importers.xmlsource import Progress, attr, child, child_text, ite
 
 SOURCE = "disqus"
 DEFAULT_AUTHOR = "Anonymous"
+DELETED_THREAD = "thread deleted in Disqus: its posts imported as deleted"
 _POST_USED = frozenset(
     {"message", "createdAt", "isDeleted", "isSpam", "author", "ipAddress", "thread", "parent"}
 )
@@ -63,7 +66,8 @@ def _page(elem: Element) -> ImportedPage | None:
     if not url:
         legacy = child_text(elem, "id").strip()
         url = legacy if legacy.startswith(("http://", "https://", "/")) else ""
-    return ImportedPage(thread_id, url, clean_text(child_text(elem, "title")))
+    deleted = child_text(elem, "isDeleted").strip() == "true"
+    return ImportedPage(thread_id, url, clean_text(child_text(elem, "title")), deleted)
 
 
 def _post(elem: Element, threads: dict[str, ImportedPage]) -> Item:
@@ -81,6 +85,10 @@ def _post(elem: Element, threads: dict[str, ImportedPage]) -> Item:
     except BadValue as exc:
         return Skipped(where, str(exc), post_id)
     notes = [ASSUMED_UTC] if assumed else []
+    status = _status(elem)
+    if page.deleted and status != "spam":
+        status = "deleted"
+        notes.append(DELETED_THREAD)
     author = child(elem, "author")
     name = clean_text(child_text(author, "name"), notes) if author is not None else ""
     return ImportedComment(
@@ -94,7 +102,7 @@ def _post(elem: Element, threads: dict[str, ImportedPage]) -> Item:
         parent_external_id=attr(child(elem, "parent"), "id") or None,
         email=child_text(author, "email").strip() if author is not None else "",
         website=_website(author),
-        status=_status(elem),
+        status=status,
         ip=child_text(elem, "ipAddress").strip(),
         where=where,
         dropped=_dropped(elem, author),

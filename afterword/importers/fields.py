@@ -1,4 +1,5 @@
-"""Reading the damaged values real exports are full of: dates, mojibake, stray whitespace.
+"""Reading the damaged values real exports are full of: dates, mojibake, stray whitespace,
+characters XML forbids.
 
 Each helper either returns a clean value (and says when it had to guess) or raises
 ``BadValue`` with a reason short enough for the fidelity report.
@@ -6,13 +7,17 @@ Each helper either returns a clean value (and says when it had to guess) or rais
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
+import ftfy
+from ftfy.badness import is_bad
+from ftfy.chardata import UTF8_DETECTOR_RE
+
 from afterword.store.models import format_time
+from afterword.text import strip_forbidden
 
 ASSUMED_UTC = "date without time zone, assumed UTC"
 REPAIRED_MOJIBAKE = "double-encoded UTF-8 repaired"
@@ -73,60 +78,69 @@ def _finish(moment: datetime) -> tuple[str, bool]:
     return format_time(moment), False
 
 
-def _continuation_chars() -> str:
-    """Characters that stand for bytes 0x80-0xBF once UTF-8 was misread as cp1252 or latin-1."""
-    chars = set()
-    for byte in range(0x80, 0xC0):
-        chars.add(chr(byte))
-        with contextlib.suppress(UnicodeDecodeError):
-            chars.add(bytes([byte]).decode("cp1252"))
-    return "".join(sorted(chars))
-
-
-_CONT = "[" + re.escape(_continuation_chars()) + "]"
 _BLOCK = re.compile(r"<(p|div|ul|ol|pre|blockquote|table|h[1-6])[\s>]", re.IGNORECASE)
-_MOJIBAKE = re.compile(
-    f"[\u00c2-\u00df]{_CONT}|[\u00e0-\u00ef]{_CONT}{{2}}|[\u00f0-\u00f4]{_CONT}{{3}}"
+
+
+_MOJIBAKE_ONLY = ftfy.TextFixerConfig(
+    restore_byte_a0=False, decode_inconsistent_utf8=False, replace_lossy_sequences=False
 )
-
-
-def _as_byte(char: str) -> bytes:
-    try:
-        return char.encode("cp1252")
-    except UnicodeEncodeError:
-        return bytes([ord(char)])
-
-
-def _repair(match: re.Match[str]) -> str:
-    run = match.group(0)
-    try:
-        return b"".join(_as_byte(c) for c in run).decode("utf-8")
-    except UnicodeDecodeError:
-        return run
 
 
 def repair_mojibake(text: str) -> tuple[str, bool]:
     """Undo UTF-8 that was decoded as cp1252/latin-1 and encoded again (``â€œ`` → ``“``).
 
-    Only runs that form a valid UTF-8 sequence when mapped back to bytes are touched, so
-    correctly encoded accented text is left alone. A targeted fix instead of a dependency
-    (ftfy): the damage in real exports is this one kind.
+    ftfy rather than a hand-made pattern: a pattern that repairs every run that *could* be
+    double-encoded also "repairs" correct text — all-caps Turkish ``ÖZGÜ’NÜN`` holds ``Ü’``,
+    the cp1252 spelling of the bytes of ``ܒ`` — while ftfy weighs how likely text is to be
+    mojibake at all and leaves correct text alone. Only its encoding fixes run (no HTML
+    unescaping, no quote or width changes), so markup and entities stay as exported.
+
+    First the whole field, as ftfy judges it. If that changes nothing, runs inside otherwise
+    correct text (a WordPress title whose ``&#233;`` was fine while the quotes were not) are
+    repaired one by one, each only when ftfy finds it bad *and* it provably round-trips: the
+    run's cp1252 bytes are exactly the UTF-8 of the repair. ftfy's guesses that rewrite correct
+    text are off: a space taken for a lost U+00A0 (``Â is`` → ``\xa0is``), U+FFFD for what does
+    not decode. One ambiguity is inherent: ``Ã”`` *is* the double encoding of ``Ô``.
     """
-    if not _MOJIBAKE.search(text):
+    if text.isascii():  # nothing to repair; most fields of most exports, skipped in C
         return text, False
-    fixed = _MOJIBAKE.sub(_repair, text)
+    fixed = ftfy.fix_encoding(text, config=_MOJIBAKE_ONLY)
+    if fixed == text:
+        fixed = UTF8_DETECTOR_RE.sub(_repair_run, text)
     return fixed, fixed != text
 
 
+def _repair_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if not is_bad(run):
+        return run
+    fixed = ftfy.fix_encoding(run, config=_MOJIBAKE_ONLY)
+    return fixed if _as_bytes(run) == fixed.encode("utf-8") else run
+
+
+def _as_bytes(run: str) -> bytes | None:
+    """The bytes a cp1252 reader saw (latin-1 for the five bytes cp1252 leaves undefined)."""
+    out = bytearray()
+    for char in run:
+        try:
+            out += char.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(char) > 0xFF:
+                return None
+            out.append(ord(char))
+    return bytes(out)
+
+
 def clean_text(value: object, notes: list[str] | None = None) -> str:
-    """A text field: ``None`` → "", CRLF → LF, mojibake repaired (noted), ends stripped."""
+    """A text field: ``None`` → "", CRLF → LF, mojibake repaired (noted), the characters XML
+    forbids removed (``afterword.text``, the intake's rule too), ends stripped."""
     if value is None:
         return ""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
     text, repaired = repair_mojibake(text)
     if repaired and notes is not None:
         notes.append(REPAIRED_MOJIBAKE)
-    return text
+    return strip_forbidden(text).strip()
 
 
 @lru_cache(maxsize=4096)

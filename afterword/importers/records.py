@@ -16,11 +16,13 @@ SourceStatus = Literal["approved", "pending", "rejected", "spam", "deleted"]
 
 @dataclass(frozen=True)
 class ImportedPage:
-    """A page (Disqus thread, WordPress post, Staticman folder) as the source names it."""
+    """A page (Disqus thread, WordPress post, Staticman folder) as the source names it;
+    ``deleted``: the source deleted the page itself (a Disqus thread marked ``isDeleted``)."""
 
     source_id: str
     url: str
     title: str = ""
+    deleted: bool = False
 
 
 @dataclass
@@ -30,6 +32,9 @@ class ImportedComment:
     ``created`` is already normalized to afterword's timestamp text; ``dropped`` names what
     the source had for this comment that afterword does not keep (votes, user names …), so the
     fidelity report can say so; ``notes`` are repairs made while reading (a date assumed UTC).
+    ``legacy_id``/``legacy_parent_id``: the ids an older afterword stored for this comment and
+    its parent (WordPress ids before they were scoped by post), so a database imported with the
+    old scheme recognises the comment instead of importing it twice.
     """
 
     source: str
@@ -47,6 +52,8 @@ class ImportedComment:
     where: str = ""
     dropped: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    legacy_id: str = ""
+    legacy_parent_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,13 @@ Each ``<item>`` is a post or page; its ``<wp:comment>`` children are the comment
 and trackbacks are skipped (they are link notifications, which afterword does not show).
 Comment text is WordPress's HTML-with-line-breaks (body format ``autop``): it is stored as
 written and shown with blank lines as paragraphs, as WordPress's own ``wpautop`` does.
+
+A ``comment_id`` is unique within one WordPress database, but not within every file that
+claims to be one export (merged multisite exports, hand-joined files repeat ids across posts),
+so the external id is scoped by post: ``<post_id>/<comment_id>``. A reply's parent is always
+in the same post, so its id is scoped the same way. Databases imported before the ids were
+scoped hold the bare ``comment_id``; it is passed on as ``legacy_id`` so re-imports stay
+idempotent (``run.py``).
 """
 
 from __future__ import annotations
@@ -68,15 +75,16 @@ def _comment(elem: Element, page: ImportedPage) -> Item:
         return Skipped(where, str(exc), comment_id)
     notes = [ASSUMED_UTC] if assumed else []
     parent = child_text(elem, "comment_parent").strip()
+    has_parent = parent not in ("", "0")
     return ImportedComment(
         source=SOURCE,
-        external_id=comment_id,
+        external_id=scoped_id(page, comment_id),
         page=page,
         author=clean_text(child_text(elem, "comment_author"), notes) or DEFAULT_AUTHOR,
         body=clean_text(child_text(elem, "comment_content"), notes),
         body_format="autop",
         created=created,
-        parent_external_id=parent if parent not in ("", "0") else None,
+        parent_external_id=scoped_id(page, parent) if has_parent else None,
         email=child_text(elem, "comment_author_email").strip(),
         website=child_text(elem, "comment_author_url").strip(),
         status=_STATUSES.get(child_text(elem, "comment_approved").strip(), "pending"),
@@ -84,7 +92,14 @@ def _comment(elem: Element, page: ImportedPage) -> Item:
         where=where,
         dropped=_dropped(elem, kind),
         notes=notes,
+        legacy_id=comment_id,
+        legacy_parent_id=parent if has_parent else "",
     )
+
+
+def scoped_id(page: ImportedPage, comment_id: str) -> str:
+    """``<post_id>/<comment_id>``; a post without an id is named by its link instead."""
+    return f"{page.source_id or page.url}/{comment_id}"
 
 
 def _date(elem: Element) -> tuple[str, bool]:

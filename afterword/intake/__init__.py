@@ -10,10 +10,14 @@ benches use ``server.BackgroundServer``.
 
 from __future__ import annotations
 
+import sys
+
 from starlette.applications import Starlette
 
 from afterword.config import Config, load_config
+from afterword.errors import AfterwordError
 from afterword.intake.app import build_app
+from afterword.store import require_database
 
 __all__ = ["create_app"]
 
@@ -22,5 +26,16 @@ def create_app(config: Config | None = None, *, workers: int = 1) -> Starlette:
     """Build the app for ``config``, or for the config ``load_config()`` finds.
 
     ``workers`` > 1 says this is one of several processes writing the same database.
+    Called with no config, as an ASGI server's factory, a bad config or a database that does
+    not exist yet ends the server with one ``Error: …`` line and the CLI's exit code, rather
+    than a traceback or, worse, comments collected into a new empty database nobody reviews.
     """
-    return build_app(config if config is not None else load_config(), workers)
+    if config is not None:
+        return build_app(config, workers)
+    try:
+        found = load_config()
+        require_database(found.database_path, found.source)
+    except AfterwordError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(exc.exit_code) from None
+    return build_app(found, workers)

@@ -1,19 +1,30 @@
-"""The one place where refusals become HTTP answers.
+"""The one place where refusals and failures become HTTP answers.
 
-Every refusal is a ``CommentRejected`` (or another ``AfterwordError``, or Starlette's own 404
-and 405) raised wherever it was found. ``answer_error`` turns it into
-``{"error": {"code", "message", "fields"}}`` with the right status and headers — or, for a
-plain HTML form post, into a 303 back to the page with ``?afterword_error=<code>``, because a
-browser without JavaScript would otherwise show the visitor raw JSON.
+``answer_for`` is the single mapping from an exception to status, code, message and headers:
 
-A ``StorageError``'s text names the database file and SQLite's complaint: useful to the
+* ``CommentRejected`` — a 4xx the client can fix; its own status, code and ``fields``;
+* Starlette's ``HTTPException`` — 404 ``not_found``, 405 ``method_not_allowed``;
+* ``StorageError`` / ``CommentNotStored`` — 503 ``unavailable`` with ``Retry-After``;
+* anything else (``InternalError``, a bug) — 500 ``internal``, no details.
+
+It is used three ways: ``answer_post`` for the submission route (which knows whether the post
+came from a plain HTML form — then the answer is a 303 back to the page with
+``?afterword_error=<code>``, because a browser without JavaScript would otherwise show the
+visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starlette's
+exception handler for every other route, and ``internal_error`` for the timing middleware's
+last-resort envelope.
+
+A storage failure's text names the database file and SQLite's complaint: useful to the
 operator, a map of the server to anyone else. So it is logged (logger ``afterword.intake``)
-and the client gets a fixed ``STORAGE_MESSAGE`` with ``Retry-After``.
+and the client gets the fixed ``STORAGE_MESSAGE``, plus a ``reason`` word (``full``, ``busy``,
+``read_only``, ``corrupt``, ``storage``, ``stopped``) that names the kind of failure and no
+file.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -21,76 +32,128 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from afterword.errors import AfterwordError, CommentRejected, InvalidPageKey, StorageError
+from afterword.errors import (
+    AfterwordError,
+    CommentNotStored,
+    CommentRejected,
+    InternalError,
+    InvalidPageKey,
+    StorageBusy,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageReadOnly,
+)
 from afterword.pagekey import normalize_page_key
 
 if TYPE_CHECKING:
     from afterword.intake.app import Intake
 
-OUTCOME_BY_CODE = {"rate_limited": "rate-limited", "duplicate": "duplicate"}
+OUTCOME_BY_CODE = {
+    "rate_limited": "rate-limited",
+    "duplicate": "duplicate",
+    "client_closed": "disconnected",
+}
 STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
 STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"
 STORAGE_RETRY_AFTER = "5"
+REASONS: tuple[tuple[type[StorageError], str], ...] = (
+    (StorageFull, "full"),
+    (StorageBusy, "busy"),
+    (StorageReadOnly, "read_only"),
+    (StorageCorrupt, "corrupt"),
+)
 
 log = logging.getLogger("afterword.intake")
 
 
-def _state(request: Request) -> Intake:
-    intake: Intake = request.app.state.intake
-    return intake
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP error answer before it is shaped as JSON or as a form redirect."""
+
+    status: int
+    code: str
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+    def envelope(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "fields": self.fields}
+        if self.reason is not None:
+            error["reason"] = self.reason
+        return {"error": error}
+
+
+@dataclass
+class PostContext:
+    """What an answer to one submission depends on, gathered as the route reads the request."""
+
+    cors: dict[str, str]
+    form: bool = False  # a plain HTML form post: answered with a 303 back to the page
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+def answer_for(exc: Exception) -> Answer:
+    """The one translation of an exception into an HTTP error (see the module docstring)."""
+    if isinstance(exc, CommentRejected):
+        return Answer(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+    if isinstance(exc, HTTPException):
+        code = STATUS_CODES.get(exc.status_code, "http_error")
+        return Answer(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+    if isinstance(exc, StorageError | CommentNotStored):
+        log.warning("storage unavailable: %s", exc)
+        return Answer(
+            503,
+            "unavailable",
+            STORAGE_MESSAGE,
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
+            reason=storage_reason(exc),
+        )
+    if isinstance(exc, AfterwordError) and not isinstance(exc, InternalError):
+        log.error("unexpected error: %s: %s", type(exc).__name__, exc)
+    return Answer(500, "internal", "internal error")
+
+
+def storage_reason(exc: StorageError | CommentNotStored) -> str:
+    """The kind of storage failure, in one word that names no file."""
+    if isinstance(exc, CommentNotStored):
+        if exc.cause is None:
+            return "stopped"
+        exc = exc.cause
+    return next((word for kind, word in REASONS if isinstance(exc, kind)), "storage")
 
 
 async def answer_error(request: Request, exc: Exception) -> Response:
-    """The one translation of refusals into HTTP (JSON envelope, or 303 for a form post)."""
-    rejected = _as_rejected(exc)
-    if request.url.path == "/api/comments" and request.method == "POST":
-        if rejected.status < 500:
-            _state(request).metrics.count(OUTCOME_BY_CODE.get(rejected.code, "invalid"))
-        if getattr(request.state, "form", False):
-            return _form_error(request, rejected)
-    headers = {**getattr(request.state, "cors", {}), **rejected.headers}
-    error = {"code": rejected.code, "message": rejected.message, "fields": rejected.fields}
-    return JSONResponse({"error": error}, rejected.status, headers)
+    """Starlette's exception handler: the envelope, for every route but a submission."""
+    answer = answer_for(exc)
+    return JSONResponse(answer.envelope(), answer.status, answer.headers)
+
+
+def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:
+    """A refused or failed submission: counted, then JSON — or a 303 for a plain form post."""
+    answer = answer_for(exc)
+    if answer.status < 500:
+        intake.metrics.count(OUTCOME_BY_CODE.get(answer.code, "invalid"))
+    if post.form:
+        return _form_error(intake, post, answer)
+    return JSONResponse(answer.envelope(), answer.status, {**post.cors, **answer.headers})
 
 
 def internal_error(exc: Exception) -> Response:
     """What a bug looks like from outside: the envelope, no details."""
-    rejected = _as_rejected(exc)
-    error = {"code": rejected.code, "message": rejected.message, "fields": {}}
-    return JSONResponse({"error": error}, rejected.status)
+    answer = answer_for(exc)
+    return JSONResponse(answer.envelope(), answer.status)
 
 
-def _as_rejected(exc: Exception) -> CommentRejected:
-    if isinstance(exc, CommentRejected):
-        return exc
-    if isinstance(exc, HTTPException):
-        code = STATUS_CODES.get(exc.status_code, "http_error")
-        return CommentRejected(
-            str(exc.detail), code=code, status=exc.status_code, headers=exc.headers
-        )
-    if isinstance(exc, StorageError):
-        log.warning("storage unavailable: %s", exc)
-        return CommentRejected(
-            STORAGE_MESSAGE,
-            code="unavailable",
-            status=503,
-            headers={"Retry-After": STORAGE_RETRY_AFTER},
-        )
-    if isinstance(exc, AfterwordError):
-        return CommentRejected(str(exc), code="error", status=500)
-    return CommentRejected("internal error", code="internal", status=500)
-
-
-def _form_error(request: Request, rejected: CommentRejected) -> Response:
+def _form_error(intake: Intake, post: PostContext, answer: Answer) -> Response:
     """A no-JavaScript form post: back to the page, the error named in the query string."""
-    intake = _state(request)
-    fields: dict[str, Any] = getattr(request.state, "fields", {})
-    target = intake.origins.redirect_target(fields.get("redirect"), _page_key(fields))
-    params = {"afterword_error": rejected.code}
-    if rejected.fields:
-        params["afterword_fields"] = ",".join(sorted(rejected.fields))
+    target = intake.origins.redirect_target(post.fields.get("redirect"), _page_key(post.fields))
+    params = {"afterword_error": answer.code}
+    if answer.fields:
+        params["afterword_fields"] = ",".join(sorted(answer.fields))
     location = without_our_params(target, params) + "#afterword-error"
-    return RedirectResponse(location, 303, {**request.state.cors, **rejected.headers})
+    return RedirectResponse(location, 303, {**post.cors, **answer.headers})
 
 
 def without_our_params(url: str, add: dict[str, str] | None = None) -> str:
@@ -106,7 +169,7 @@ def without_our_params(url: str, add: dict[str, str] | None = None) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}{query}"
 
 
-def _page_key(fields: dict[str, Any]) -> str | None:
+def _page_key(fields: dict[str, object]) -> str | None:
     page = fields.get("page")
     try:
         return normalize_page_key(page) if isinstance(page, str) else None

@@ -4,8 +4,14 @@ Starlette directly, not FastAPI: the contract is four routes with a custom error
 raw-body cap enforced before parsing, and JSON, urlencoded and multipart on one route —
 FastAPI's validation layer would have to be overridden at every one of those points.
 
-Routes raise ``CommentRejected`` (or another ``AfterwordError``) wherever a problem is found;
-``answers.answer_error`` is the one place that turns those into HTTP.
+Every request takes the same path: Starlette's error middleware, the timing middleware
+(``X-Response-Time``, the request histogram, the envelope for a bug), Starlette's exception
+middleware and router, then the route. Routes raise ``CommentRejected`` (or another
+``AfterwordError``) wherever a problem is found; ``answers`` is the one place that turns those
+into HTTP. The submission route answers its own errors through ``answers.answer_post``, because
+the answer depends on what it learnt from the request (a plain form post is redirected back to
+the page; an allowed origin gets its CORS headers) — that context is a ``PostContext`` passed
+along explicitly, not hidden in ``request.state``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,8 +31,16 @@ from starlette.types import Receive, Scope, Send
 
 from afterword.config import Config
 from afterword.errors import AfterwordError, CommentRejected, StorageError
-from afterword.intake.answers import answer_error, internal_error, without_our_params
+from afterword.intake import paths
+from afterword.intake.answers import (
+    PostContext,
+    answer_error,
+    answer_post,
+    internal_error,
+    without_our_params,
+)
 from afterword.intake.cors import OriginPolicy
+from afterword.intake.health import HealthCheck
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
@@ -35,19 +48,19 @@ from afterword.intake.validate import Submission, validate_submission
 from afterword.intake.writer import Stored, Writer
 from afterword.markup import render_markdown
 from afterword.privacy import hash_address
-from afterword.store.submissions import check_health, probe, queue_depth
+from afterword.store.submissions import probe, queue_depth
 
 ADDRESS_CACHE = 4096
-POST_PATH = "/api/comments"
 
 
 class Intake:
-    """Everything the routes share: config, limiter, origins, metrics and the writer."""
+    """Everything the routes share: config, limiter, origins, metrics, health and the writer."""
 
     def __init__(self, config: Config, workers: int = 1) -> None:
         self.config = config
         self.metrics = IntakeMetrics()
         self.writer = Writer(config, on_batch=self.metrics.batch_size.observe, shared=workers > 1)
+        self.health = HealthCheck(config.database_path, self.writer)
         self.limiter = RateLimiter(config.limits)
         self.origins = OriginPolicy.from_config(config)
         self.trusted = parse_networks(config.intake.trusted_proxies)
@@ -56,8 +69,8 @@ class Intake:
     def client_key(self, request: Request) -> str:
         """The salted hash of the client's network: the rate-limit and duplicate key."""
         peer = request.client.host if request.client else ""
-        address = client_address(peer, request.headers.get("x-forwarded-for"), self.trusted)
-        return self._hash_address(address)
+        forwarded = request.headers.getlist("x-forwarded-for") if self.trusted else None
+        return self._hash_address(client_address(peer, forwarded, self.trusted))
 
     def _hash_uncached(self, address: str) -> str:
         """HMAC of the client's network; cached, since the same clients post again."""
@@ -76,79 +89,72 @@ def _intake(request: Request) -> Intake:
     return intake
 
 
-class IntakeApp(Starlette):
-    """Starlette, with a short way in for ``POST /api/comments``.
+class CommentsEndpoint:
+    """``/api/comments`` as a plain ASGI endpoint: the router calls it directly.
 
-    Nearly every request is a submission, and Starlette's generic layers around it (error
-    middleware, exception middleware, router, the per-route exception wrapper) cost about as
-    much CPU as validating it. The submission route therefore goes straight to the timing
-    middleware and the handler; errors still become HTTP in ``answers`` only, and a bug still
-    gets the envelope and reaches the server's log. Every other request takes the normal path.
+    A function endpoint would be wrapped once more by Starlette (``request_response``: another
+    Request and another exception-handling layer around ``send``), and nearly every request
+    the intake gets is a submission; with this class the one path costs what the old private
+    shortcut did (side-by-side CPU per request, docs/benchmarks.md, "One request path"). Errors
+    still reach the same handlers: what the route does not answer itself propagates to
+    Starlette's exception middleware, then to the timing and error middleware.
     """
 
-    def __init__(self, intake: Intake, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.state.intake = intake
-        self._post = TimingMiddleware(_post_asgi, metrics=intake.metrics, fallback=internal_error)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == POST_PATH:
-            scope["app"] = self
-            await self._post(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-async def _post_asgi(scope: Scope, receive: Receive, send: Send) -> None:
-    request = Request(scope, receive)
-    try:
-        response = await post_comment(request)
-    except AfterwordError as exc:
-        response = await answer_error(request, exc)
-    await response(scope, receive, send)
+        request = Request(scope, receive)
+        response = await comments(request)
+        await response(scope, receive, send)
 
 
 async def comments(request: Request) -> Response:
     if request.method == "OPTIONS":
         return preflight(request)
-    return await post_comment(request)
-
-
-async def post_comment(request: Request) -> Response:
     intake = _intake(request)
     origin = request.headers.get("origin")
-    request.state.cors = intake.origins.cors_headers(origin)
+    post = PostContext(cors=intake.origins.cors_headers(origin))
+    try:
+        return await post_comment(request, intake, post)
+    except AfterwordError as exc:
+        return answer_post(intake, post, exc)
+
+
+async def post_comment(request: Request, intake: Intake, post: PostContext) -> Response:
+    """Parse, check, limit, validate, render and store one submission (the documented order)."""
     content_type = parse_content_type(request.headers.get("content-type"))
-    request.state.form = content_type.is_form and not _wants_json(request)
+    post.form = content_type.is_form and not _wants_json(request)
+    origin = request.headers.get("origin")
     if origin is not None and not intake.origins.allows(origin):
         raise CommentRejected(
             f"origin {origin} may not post here", code="forbidden_origin", status=403
         )
     limit = intake.config.intake.max_request_bytes
     body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
-    fields = parse_fields(content_type, body)
-    request.state.fields = fields
+    post.fields = parse_fields(content_type, body)
     client = intake.client_key(request)
-    intake.limiter.hit(client)
-    config = intake.config
-    submission = validate_submission(
-        fields, config.limits, config.site.pages, config.build.closed_pages
-    )
-    body_html = render_markdown(submission.body)
-    page_url = intake.origins.site_origin + submission.page_key
-    stored = await intake.writer.submit(submission, body_html, client, page_url)
+    slot = intake.limiter.admit(client)
+    try:
+        config = intake.config
+        submission = validate_submission(
+            post.fields, config.limits, config.site.pages, config.build.closed_pages
+        )
+        body_html = render_markdown(submission.body)
+        page_url = intake.origins.site_origin + submission.page_key
+        stored = await intake.writer.submit(submission, body_html, client, page_url)
+    except BaseException:
+        intake.limiter.release(slot)  # refused or not stored: only the attempt counts
+        raise
     intake.metrics.count("spam" if submission.honeypot else "accepted")
-    return _accepted(request, intake, submission, body_html, stored)
+    return _accepted(intake, post, submission, body_html, stored)
 
 
 def _accepted(
-    request: Request, intake: Intake, sub: Submission, body_html: str, stored: Stored
+    intake: Intake, post: PostContext, sub: Submission, body_html: str, stored: Stored
 ) -> Response:
     shown_status = "pending" if stored.status == "spam" else stored.status
-    if request.state.form:
-        target = intake.origins.redirect_target(request.state.fields.get("redirect"), sub.page_key)
+    if post.form:
+        target = intake.origins.redirect_target(post.fields.get("redirect"), sub.page_key)
         return RedirectResponse(
-            f"{without_our_params(target)}#afterword-{shown_status}", 303, request.state.cors
+            f"{without_our_params(target)}#afterword-{shown_status}", 303, post.cors
         )
     data = {
         "id": stored.id,
@@ -160,7 +166,7 @@ def _accepted(
         "created": stored.created,
         "status": shown_status,
     }
-    return JSONResponse({"data": data}, 202, request.state.cors)
+    return JSONResponse({"data": data}, 202, post.cors)
 
 
 def preflight(request: Request) -> Response:
@@ -178,11 +184,9 @@ def preflight(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when the writer runs and the database can be read and locked for writing."""
+    """200 when a submission would be stored now (see ``health``); 503 with a reason if not."""
     intake = _intake(request)
-    if not intake.writer.alive:
-        raise StorageError("the intake's writer is not running")
-    report = await run_in_threadpool(check_health, intake.config.database_path)
+    report = await intake.health.check()
     body = {"status": "ok", "queue_depth": report.queue_depth, "backlog": intake.writer.backlog}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -199,7 +203,7 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def build_app(config: Config, workers: int = 1) -> IntakeApp:
+def build_app(config: Config, workers: int = 1) -> Starlette:
     """The Starlette application; the writer starts and stops with its lifespan.
 
     ``workers``: how many intake processes share the database (their writers then queue on
@@ -215,14 +219,15 @@ def build_app(config: Config, workers: int = 1) -> IntakeApp:
         finally:
             await run_in_threadpool(intake.writer.stop)
 
-    return IntakeApp(
-        intake,
+    app = Starlette(
         routes=[
-            Route("/api/comments", comments, methods=["POST", "OPTIONS"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            Route(paths.COMMENTS, CommentsEndpoint(), methods=["POST", "OPTIONS"]),
+            Route(paths.HEALTH, healthz, methods=["GET"]),
+            Route(paths.METRICS, metrics, methods=["GET"]),
         ],
         middleware=[Middleware(TimingMiddleware, metrics=intake.metrics, fallback=internal_error)],
         exception_handlers={AfterwordError: answer_error, HTTPException: answer_error},
         lifespan=lifespan,
     )
+    app.state.intake = intake
+    return app

@@ -13,6 +13,9 @@ with the same rules as before:
   comment approved inside this same batch is refused too: its id could not be known yet);
 * same body, page and client within ``duplicate_window_seconds`` — in the database or
   earlier in this batch — → 409 ``duplicate`` (honeypot posts are stored, never refused);
+* more accepted submissions from the client's network than ``per_minute`` / ``per_hour``
+  allow, counted in the database and earlier in this batch → 429 ``rate_limited``: the one
+  limit that every worker process and every intake machine shares (``limits.window_refusal``);
 * then ``policy.initial_status`` (``spam`` for the honeypot).
 
 Refusals are decided before anything is written, so a refused row leaves no trace and its
@@ -21,16 +24,20 @@ neighbours are unaffected; a failing statement fails the whole batch (all get 50
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from afterword.config import Config
 from afterword.errors import CommentRejected
+from afterword.intake.limits import shared_window_seconds, window_refusal
 from afterword.intake.validate import Submission
 from afterword.policy import initial_status
-from afterword.store.models import NewComment
+from afterword.store.models import NewComment, format_time, parse_time
+from afterword.store.recent import accepted_times
 from afterword.store.submissions import (
     DuplicateKey,
     approved_counts,
@@ -52,6 +59,7 @@ class Entry:
     body_html: str
     ip_hash: str
     page_url: str
+    at: str  # when the intake received it (ISO text): the rate-limit windows are measured here
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,13 @@ class _Facts:
         asks = config.moderation.auto_approve_after > 0
         emails = (s.email for s in subs if asks and not s.honeypot)
         self.approved_before = approved_counts(conn, emails)
+        self.limited = shared_window_seconds(config.limits) > 0
+        self.accepted: dict[str, list[str]] = {}
+        if self.limited and entries:
+            look_back = timedelta(seconds=shared_window_seconds(config.limits))
+            oldest = format_time(parse_time(min(e.at for e in entries)) - look_back)
+            clients = (e.ip_hash for e in entries if not e.submission.honeypot)
+            self.accepted = accepted_times(conn, clients, oldest)
 
 
 def apply_batch(
@@ -135,6 +150,12 @@ def _decide(config: Config, entry: Entry, facts: _Facts) -> str:
     key = _key(entry)
     if facts.check_duplicates and not sub.honeypot and key in facts.seen:
         raise CommentRejected("you already posted this comment", code="duplicate", status=409)
+    if facts.limited and not sub.honeypot:
+        times = facts.accepted.setdefault(entry.ip_hash, [])
+        refusal = window_refusal(times, entry.at, config.limits)
+        if refusal is not None:
+            raise refusal
+        bisect.insort(times, entry.at)
     facts.seen.add(key)
     if sub.honeypot:
         return "spam"

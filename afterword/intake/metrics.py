@@ -15,8 +15,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-OUTCOMES = ("accepted", "invalid", "rate-limited", "duplicate", "spam")
-KNOWN_ROUTES = frozenset({"/api/comments", "/healthz", "/metrics"})
+from afterword.intake import paths
+
+OUTCOMES = ("accepted", "invalid", "rate-limited", "duplicate", "spam", "disconnected")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -39,8 +40,9 @@ class IntakeMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        for outcome in OUTCOMES:
-            self.submissions.labels(outcome)
+        # Labelled children looked up once: ``labels()`` validates and locks on every call.
+        self._outcomes = {outcome: self.submissions.labels(outcome) for outcome in OUTCOMES}
+        self._timers: dict[tuple[str, str, int], Histogram] = {}
         self.queue_depth = Gauge(
             "afterword_queue_depth",
             "Comments waiting for moderation (status pending), read at scrape time.",
@@ -59,7 +61,15 @@ class IntakeMetrics:
         )
 
     def count(self, outcome: str) -> None:
-        self.submissions.labels(outcome).inc()
+        self._outcomes[outcome].inc()
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One request's duration; ``route`` and ``method`` must come from bounded sets."""
+        key = (route, method, status)
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = self.request_seconds.labels(route, method, str(status))
+        timer.observe(seconds)
 
     def render(self, queue_depth: Callable[[], float], backlog: int) -> bytes:
         """The text exposition; the queue depth is read now, from the caller's connection."""
@@ -88,7 +98,7 @@ class TimingMiddleware:
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        route = path if path in KNOWN_ROUTES else "other"
+        route = path if path in paths.ROUTES else "other"
         method = scope.get("method", "")
         method = method if method in KNOWN_METHODS else "OTHER"
 
@@ -102,9 +112,7 @@ class TimingMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-response-time", f"{elapsed * 1000:.3f}ms".encode()))
                 message = {**message, "headers": headers}
-                self.metrics.request_seconds.labels(route, method, str(message["status"])).observe(
-                    elapsed
-                )
+                self.metrics.observe_request(route, method, message["status"], elapsed)
             await send(message)
 
         try:

@@ -5,6 +5,10 @@ and ``multipart/form-data`` (a ``FormData`` post). The order of refusals is fixe
 415 for a content type we do not parse, 413 as soon as the declared or the received length
 passes ``max_request_bytes`` (we stop reading there), 400 when the bytes do not parse or are
 not UTF-8. Field *values* are judged later, by ``validate``.
+
+A client that hangs up before its body is complete is not an error of ours: it becomes a
+``CommentRejected`` with the non-standard status 499 (nginx's "client closed request", code
+``client_closed``), which nobody receives but which keeps it out of the 500s and the log.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from afterword.errors import CommentRejected
 
@@ -28,6 +33,7 @@ URLENCODED_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data"
 FORM_TYPES = frozenset({URLENCODED_TYPE, MULTIPART_TYPE})
 MAX_FIELDS = 32
+CLIENT_CLOSED = 499
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,17 @@ async def read_capped(
         if declared > limit:
             raise _too_large(limit)
     body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:
+        raise CommentRejected(
+            "the client closed the connection before sending the whole body",
+            code="client_closed",
+            status=CLIENT_CLOSED,
+        ) from None
     return bytes(body)
 
 

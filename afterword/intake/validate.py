@@ -6,9 +6,12 @@ does the parent exist, is this a duplicate — is checked later by the writer, i
 transaction that stores the comment.
 
 Text is cleaned before it is measured: NUL is refused outright (it truncates strings in too many
-tools downstream), other control characters and the bidi embedding/override/isolate characters
-are dropped (they can make a comment display in a different order than it was typed, the
-"Trojan Source" trick), CR LF becomes LF.
+tools downstream); what XML forbids — other C0 controls, lone surrogates, noncharacters — is
+stripped from every field (``afterword.text``, the rule importers share), as are C1 controls and
+the bidi embedding/override/isolate characters (they can make a comment display in a different
+order than it was typed, the "Trojan Source" trick); CR LF becomes LF. A name or body that
+shows nothing (only spaces, zero-width or filler characters) is refused like an empty one, and a
+website is accepted only if the builder will link it (``afterword.urls``, the one URL policy).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from afterword.config import LimitsConfig
 from afterword.errors import CommentRejected, InvalidPageKey
 from afterword.pagekey import normalize_page_key
+from afterword.text import FORBIDDEN_IN_PAGE, has_forbidden, is_invisible, strip_forbidden
+from afterword.urls import WEBSITE_RULE, publishable_url
 
 HONEYPOT_FIELD = "phone"
 EMAIL_MAX = 254
@@ -84,9 +88,7 @@ def validate_submission(
     if page_key and any(fnmatch.fnmatchcase(page_key, glob) for glob in closed_pages):
         raise CommentRejected("comments on this page are closed", code="closed", status=403)
     body = _check(errors, "body", lambda: _body(fields.get("body"), limits.body_max))
-    author = _check(
-        errors, "author", lambda: _required_line(fields.get("author"), limits.author_max)
-    )
+    author = _check(errors, "author", lambda: _author(fields.get("author"), limits.author_max))
     email = _check(errors, "email", lambda: _email(fields.get("email")))
     website = _check(errors, "website", lambda: _website(fields.get("website"), limits.website_max))
     parent = _check(errors, "parent", lambda: _parent(fields.get("parent")))
@@ -146,44 +148,51 @@ def _check(errors: dict[str, str], name: str, rule: Callable[[], T]) -> T | None
         return None
 
 
-def _text(value: object) -> str:
-    """The field as text; missing and JSON null are empty; NUL and surrogates refused."""
+def _text(value: object, *, strip: bool = True) -> str:
+    """The field as text; missing and JSON null are empty; NUL refused; what XML forbids
+    (lone surrogates from a JSON ``\\ud800``, noncharacters, C0 controls) stripped."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise _FieldError("must be a string")
     if "\x00" in value:
         raise _FieldError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _FieldError("is not valid UTF-8 text") from None
-    return value
+    return strip_forbidden(value) if strip else value
 
 
 def _page(value: object) -> str:
-    text = _text(value)
+    """A page key is an identifier: a character it must not hold is refused, never stripped
+    (stripping would file the comment under another page)."""
+    text = _text(value, strip=False)
     if not text.strip():
         raise _FieldError("is required")
     try:
-        return normalize_page_key(text)
+        key = normalize_page_key(text)
     except InvalidPageKey as exc:
         raise _FieldError(str(exc)) from None
+    if has_forbidden(key):
+        raise _FieldError(FORBIDDEN_IN_PAGE)
+    return key
 
 
 def _body(value: object, limit: int) -> str:
     body = clean_body(_text(value))
     if not body:
         raise _FieldError("is required")
+    if is_invisible(body):
+        raise _FieldError("has no visible text (only spaces or invisible characters)")
     if len(body) > limit:
         raise _FieldError(f"is longer than {limit} characters")
     return body
 
 
-def _required_line(value: object, limit: int) -> str:
+def _author(value: object, limit: int) -> str:
+    """A name that shows something: "\\u200b" or "\\u3164" would publish as a blank byline."""
     line = clean_line(_text(value))
     if not line:
         raise _FieldError("is required")
+    if is_invisible(line):
+        raise _FieldError("has no visible character (only spaces or invisible characters)")
     if len(line) > limit:
         raise _FieldError(f"is longer than {limit} characters")
     return line
@@ -202,13 +211,10 @@ def _website(value: object, limit: int) -> str:
         return ""
     if len(url) > limit:
         raise _FieldError(f"is longer than {limit} characters")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise _FieldError("is not a URL") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
-        raise _FieldError("must be an http:// or https:// URL")
-    return url
+    published = publishable_url(url)
+    if published is None:
+        raise _FieldError(WEBSITE_RULE)
+    return published
 
 
 def _parent(value: object) -> int | None:

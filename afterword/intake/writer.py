@@ -16,9 +16,11 @@ number of statements per row is what limits it: page facts are looked up once pe
 pending comment on a known page is a duplicate check plus one INSERT.
 
 Every job taken off the queue gets an outcome, whatever happens: a batch that fails anywhere —
-in its transaction, or in the preparation before it — answers each of its requests (503 for
-storage trouble, 500 for anything else, the detail logged to ``afterword.intake``) and the
-thread goes on with the next batch. A dead writer would leave requests waiting forever.
+in its transaction, or in the preparation before it — answers each of its requests
+(``CommentNotStored``, a 503, for storage trouble; ``InternalError``, a 500, for anything else,
+logged here with its traceback) and the thread goes on with the next batch. A dead writer would
+leave requests waiting forever. The time of the last storage failure is kept
+(``failed_at``), so ``/healthz`` stops trusting a cached "ok" the moment a commit fails.
 
 With several worker processes (``shared=True``) each writer takes a lock file before
 ``BEGIN IMMEDIATE`` (see ``lockfile``), so writers queue in the kernel, not in SQLite's busy
@@ -32,13 +34,14 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from afterword.config import Config
-from afterword.errors import CommentRejected, StorageError
+from afterword.errors import CommentNotStored, InternalError, StorageError
 from afterword.intake.batch import Cutoffs, Entry, Stored, apply_batch
 from afterword.intake.lockfile import WriteLock, lock_path_for
 from afterword.intake.validate import Submission
@@ -82,6 +85,7 @@ class Writer:
         self._running = False
         self._gate = threading.Lock()  # no job may be queued behind the stop sentinel
         self.secret = b""
+        self.failed_at = float("-inf")  # time.monotonic() of the last storage failure
 
     def start(self) -> None:
         """Open the database (errors surface here, at startup) and start the thread."""
@@ -122,7 +126,7 @@ class Writer:
         future: asyncio.Future[Stored] = loop.create_future()
         with self._gate:
             if not self._running:
-                raise StorageError("the intake's writer is not running")
+                raise CommentNotStored("the intake's writer is not running")
             self._queue.put(Job(submission, body_html, ip_hash, page_url, future, loop))
         return await future
 
@@ -152,7 +156,7 @@ class Writer:
                 job = self._queue.get_nowait()
                 if job is not None:
                     leftovers.append(job)
-        _deliver(leftovers, [StorageError("the intake is shutting down") for _ in leftovers])
+        _deliver(leftovers, [CommentNotStored("the intake is shutting down") for _ in leftovers])
 
     def _drain(self, first: Job) -> tuple[list[Job], bool]:
         batch = [first]
@@ -172,7 +176,9 @@ class Writer:
             outcomes = self._commit(store, batch)
         except Exception as exc:  # the whole batch failed: nobody may wait forever
             outcomes = [_batch_error(exc) for _ in batch]
-            if not _is_storage(exc):
+            if isinstance(exc, StorageError):
+                self.failed_at = time.monotonic()
+            else:
                 log.error("a batch of %d comments failed", len(batch), exc_info=exc)
         try:
             if self._on_batch is not None:
@@ -190,8 +196,8 @@ class Writer:
             duplicates_since=format_time(now - window),
             close_before=format_time(now - timedelta(days=days)) if days else None,
         )
-        entries = [Entry(j.submission, j.body_html, j.ip_hash, j.page_url) for j in batch]
         created = utc_now()  # one timestamp per batch: they are committed together
+        entries = [Entry(j.submission, j.body_html, j.ip_hash, j.page_url, created) for j in batch]
 
         def make_row(entry: Entry, status: str) -> NewComment:
             return _new_comment(entry, status, created)
@@ -207,19 +213,16 @@ class Writer:
             yield conn
 
 
-def _is_storage(exc: Exception) -> bool:
-    return isinstance(exc, StorageError | sqlite3.Error)
-
-
 def _batch_error(exc: Exception) -> Exception:
     """One fresh exception per job (each request raises its own).
 
-    SQLite trouble is a 503 for the client (``answers`` logs the detail and hides it);
-    anything else is a bug, logged here once per batch, and a plain 500 for the client.
+    Storage trouble (``store`` maps SQLite's errors to ``StorageError``) is a 503 for the
+    client (``answers`` logs the detail and hides it); anything else is a bug, logged here
+    once per batch, and a plain 500 for the client.
     """
-    if _is_storage(exc):
-        return StorageError(f"the comment could not be stored: {exc}")
-    return CommentRejected("internal error", code="internal", status=500)
+    if isinstance(exc, StorageError):
+        return CommentNotStored(f"the comment could not be stored: {exc}", cause=exc)
+    return InternalError("internal error")
 
 
 def _new_comment(entry: Entry, status: str, created: str) -> NewComment:

@@ -92,35 +92,41 @@ def queue_item(comment: Comment, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def format_table(comments: Sequence[Comment], *, width: int | None = None) -> str:
-    """A fixed-width table that fits the terminal; the excerpt takes what space is left."""
+def format_table(
+    comments: Sequence[Comment], *, width: int | None = None, show_status: bool = False
+) -> str:
+    """A fixed-width table that fits the terminal; the excerpt takes what space is left.
+
+    ``show_status`` adds a STATUS column, for listings that mix statuses (``--status all``):
+    without it an approved comment and a spam one look the same.
+    """
     if not comments:
         return ""
     total = width or shutil.get_terminal_size((100, 24)).columns
     now = parse_time(utc_now())
+    header = ["ID", "AGE", *(["STATUS"] if show_status else []), "PAGE", "AUTHOR"]
     rows = [
-        (
+        [
             str(c.id),
             format_age(c.created, now),
+            *([c.status] if show_status else []),
             _clip(terminal_safe(c.page_key), 30),
             _clip(terminal_safe(c.author), 20),
-            c.body,
-        )
+        ]
         for c in comments
     ]
-    header = ("ID", "AGE", "PAGE", "AUTHOR", "EXCERPT")
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
     room = max(20, total - sum(widths) - 2 * len(widths))
-    lines = [_line(header, widths)]
-    for row in rows:
-        lines.append(_line((*row[:4], excerpt(row[4], room)), widths))
+    lines = [_line(header, widths, "EXCERPT")]
+    for row, comment in zip(rows, comments, strict=True):
+        lines.append(_line(row, widths, excerpt(comment.body, room)))
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+def _line(cells: Sequence[str], widths: Sequence[int], last: str) -> str:
     id_cell = cells[0].rjust(widths[0])
-    middle = [cell.ljust(w) for cell, w in zip(cells[1:4], widths[1:], strict=True)]
-    return "  ".join([id_cell, *middle, cells[4]])
+    middle = [cell.ljust(w) for cell, w in zip(cells[1:], widths[1:], strict=True)]
+    return "  ".join([id_cell, *middle, last])
 
 
 def _clip(text: str, limit: int) -> str:

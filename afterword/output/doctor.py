@@ -112,14 +112,23 @@ def check_target(config: Config, name: str) -> Iterator[Check]:
         finally:
             target.close()
     except AfterwordError as exc:
-        yield Check(f"targets.{name}", False, str(exc))
+        yield failed(f"targets.{name}", exc, name)
     cdn = open_cdn(name, settings)
     if cdn is None:
         return
     try:
         yield Check(f"targets.{name} CDN", True, cdn.probe())
     except AfterwordError as exc:
-        yield Check(f"targets.{name} CDN", False, str(exc))
+        yield failed(f"targets.{name} CDN", exc, name)
+
+
+def failed(check: str, exc: AfterwordError, target: str) -> Check:
+    """A failed target check whose detail does not repeat the target's name.
+
+    Publish errors start with "targets.NAME: " so a publish log says which target failed;
+    next to a check already named after the target, that would print the name twice.
+    """
+    return Check(check, False, str(exc).removeprefix(f"targets.{target}: "))
 
 
 def missing_outputs(config: Config, keys: list[str]) -> list[str]:

@@ -134,18 +134,29 @@ def transport_error(exc: Exception, where: Where) -> PublishError:
     if isinstance(exc, boto.SSLError):
         return PublishError(
             f"{name}: TLS failed talking to {where.service}{_at(where)}: check "
-            f"{name}.endpoint_url (http vs https) and the system's CA certificates"
+            f"{endpoint_setting(where)} (http vs https) and the system's CA certificates"
         )
     if isinstance(exc, boto.ProxyConnectionError):
         return PublishError(f"{name}: cannot reach the HTTP proxy: check HTTPS_PROXY")
     if isinstance(exc, boto.EndpointConnectionError | boto.ConnectionError):
         return PublishError(
-            f"{name}: cannot reach {where.service}{_at(where)}: check {name}.endpoint_url "
-            "(or AWS_ENDPOINT_URL) and the network"
+            f"{name}: cannot reach {where.service}{_at(where)}: check "
+            f"{endpoint_setting(where)} and the network"
         )
     if isinstance(exc, boto.ParamValidationError | ValueError):
         return PublishError(f"{name}: bad setting for {where.service}: {exc}")
     return PublishError(f"{name}: {where.service} failed: {type(exc).__name__}")
+
+
+def endpoint_setting(where: Where) -> str:
+    """The setting that moves this request's endpoint, to name in a message.
+
+    A target's ``endpoint_url`` applies to S3 only; CloudFront's endpoint comes from boto3's
+    environment, so naming ``endpoint_url`` there would send a person to the wrong knob.
+    """
+    if where.distribution:
+        return "AWS_ENDPOINT_URL_CLOUDFRONT (or AWS_ENDPOINT_URL)"
+    return f"targets.{where.target}.endpoint_url (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)"
 
 
 def os_error(exc: OSError, path: str, where: Where) -> PublishError:

@@ -15,7 +15,7 @@ from afterword.store.comments import (
     moderation_history,
     restore_status,
 )
-from afterword.store.db import Store, apply_migrations, open_store
+from afterword.store.db import Store, apply_migrations, open_store, require_database
 from afterword.store.meta import get_meta, set_meta, site_secret
 from afterword.store.models import Comment, NewComment, Page, format_time, parse_time, utc_now
 from afterword.store.pages import (
@@ -54,6 +54,7 @@ __all__ = [
     "moderation_history",
     "open_store",
     "parse_time",
+    "require_database",
     "restore_status",
     "set_meta",
     "set_page_closed",

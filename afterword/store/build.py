@@ -159,6 +159,12 @@ def folder_counts(store: Store, folder: str) -> dict[str, int]:
     return counts
 
 
+def built_page_keys(store: Store) -> Iterator[str]:
+    """Every page that has files (slow path: only to recover the folder index)."""
+    for (key,) in store.conn.execute("SELECT key FROM pages WHERE version > 0"):
+        yield str(key)
+
+
 def count_approved(store: Store, page_key: str) -> int:
     return int(
         store.scalar(

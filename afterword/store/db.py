@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from afterword.errors import StorageError
+from afterword.errors import DatabaseMissing
+from afterword.store.errors import sqlite_errors, storage_error
 from afterword.store.migrations import migrations
 
 
@@ -35,20 +36,20 @@ class Store:
         if self.conn.in_transaction:
             yield self.conn  # nested: the outer transaction decides
             return
-        try:
+        with sqlite_errors(self.path, "cannot start a write"):
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StorageError(f"{self.path}: cannot start a write: {exc}") from None
         try:
             yield self.conn
-        except BaseException:
+        except BaseException as exc:
             self.conn.rollback()
-            raise
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise storage_error(exc, self.path, "cannot write") from exc
+            raise  # a refused constraint is the caller's to explain (an import names the row)
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self.conn.rollback()
-            raise StorageError(f"{self.path}: cannot commit: {exc}") from None
+            raise storage_error(exc, self.path, "cannot commit") from exc
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
@@ -72,13 +73,11 @@ def open_store(
 ) -> Store:
     """Open (creating with mode 0600 if needed) and migrate the database."""
     db_path = Path(path)
-    try:
+    with sqlite_errors(db_path, "cannot open database"):
         _create_private(db_path)
         conn = sqlite3.connect(
             db_path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
-    except (OSError, sqlite3.Error) as exc:
-        raise StorageError(f"{db_path}: cannot open database: {exc}") from None
     conn.row_factory = sqlite3.Row
     store = Store(db_path, conn)
     try:
@@ -88,10 +87,31 @@ def open_store(
         conn.execute("PRAGMA foreign_keys = ON")
         if migrate:
             apply_migrations(store)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         conn.close()
-        raise StorageError(f"{db_path}: not a usable afterword database: {exc}") from None
+        raise storage_error(exc, db_path, "not a usable afterword database") from exc
     return store
+
+
+def require_database(path: str | os.PathLike[str], config_file: Path | None) -> None:
+    """Refuse a database that does not exist yet, naming the config that pointed at it.
+
+    Every entry point except ``init`` and the demo calls this before ``open_store`` (which
+    would create the file): one line says where afterword looked and how to fix it.
+    """
+    db_path = Path(path)
+    if db_path.exists():
+        return
+    if config_file is not None and config_file.is_file():
+        where = f"database.path in {config_file}"
+    elif config_file is not None:
+        where = f"no config file at {config_file}, so the defaults were used"
+    else:
+        where = "no config file, so the defaults were used"
+    raise DatabaseMissing(
+        f"no database at {db_path} ({where}): run `afterword init` to create it, "
+        "or point --config (or AFTERWORD_CONFIG) at the site's afterword.toml"
+    )
 
 
 def apply_migrations(store: Store) -> list[str]:

@@ -102,7 +102,16 @@ def initial(db: Any) -> None:
     )
 
 
-@migrations(name="0002_email_key")
+@migrations(name="0002_comments_client")
+def comments_client(db: Any) -> None:
+    """Accepted comments by client network and time: the shared rate limit's one lookup."""
+    db.execute(
+        "CREATE INDEX comments_client ON comments (ip_hash, created) "
+        "WHERE status IN ('pending', 'approved')"
+    )
+
+
+@migrations(name="0003_email_key")
 def email_key(db: Any) -> None:
     """``comments.email_key``: the address as the auto-approval rule compares it, indexed.
 
@@ -130,7 +139,7 @@ def email_key(db: Any) -> None:
     db.execute("DROP INDEX comments_email")
 
 
-@migrations(name="0003_publish_changes")
+@migrations(name="0004_publish_changes")
 def publish_changes(db: Any) -> None:
     """Stamp manifest changes so a publish reads only what changed since its last success.
 

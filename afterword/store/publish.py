@@ -3,7 +3,7 @@
 The ``published`` table is the truth about a target: the publisher never lists a bucket, it
 diffs the build manifest (``objects``) against these rows — in SQL, and only the manifest
 rows stamped since the target's last complete publish (``read_changes``; the stamps are kept
-by triggers, migration ``0003_publish_changes``), so a publish after one approval reads a
+by triggers, migration ``0004_publish_changes``), so a publish after one approval reads a
 handful of rows however big the site is. A row is written only after the
 target confirmed the upload, and removed only after it confirmed the delete, so a crash at
 any point leaves rows that are at worst stale in the safe direction (re-upload, never skip).

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from afterword.errors import StorageError
+from afterword.store.errors import sqlite_errors
 from afterword.store.models import NewComment, utc_now
 
 __all__ = [
@@ -77,7 +78,7 @@ def approved_counts(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str
     """Approved comments per address (for ``auto_approve_after``), for a whole batch at once.
 
     Keyed by the address as given; blank addresses count nothing. Both sides are normalized
-    by the expression behind ``comments.email_key`` (migration ``0002_email_key``), so the
+    by the expression behind ``comments.email_key`` (migration ``0003_email_key``), so the
     lookup walks the ``comments_email_key`` index: its cost follows the answer, not the
     number of approved comments in the database.
     """
@@ -191,16 +192,13 @@ def probe(path: Path, timeout: float = PROBE_TIMEOUT_SECONDS) -> Iterator[sqlite
     """A fresh connection to an *existing* database (never creates one), closed afterwards."""
     if not path.is_file():
         raise StorageError(f"{path}: database file is missing")
-    try:
+    with sqlite_errors(path, "cannot open database"):
         conn = sqlite3.connect(
             f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None
         )
-    except sqlite3.Error as exc:
-        raise StorageError(f"{path}: cannot open database: {exc}") from None
     try:
-        yield conn
-    except sqlite3.Error as exc:
-        raise StorageError(f"{path}: {exc}") from None
+        with sqlite_errors(path, "cannot use database"):
+            yield conn
     finally:
         conn.close()
 

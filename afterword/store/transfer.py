@@ -202,6 +202,17 @@ def _miss_reason(parent: str, parent_id: int | None) -> str:
     return f"orphan: parent {parent} is on another page"
 
 
+def legacy_external_ids(store: Store, source: str) -> set[tuple[str, str]]:
+    """(external id, page key) of this source's comments stored under an unscoped id (one
+    without "/"): WordPress comments imported before ids were scoped by post."""
+    rows = store.conn.execute(
+        """SELECT external_id, page_key FROM comments
+           WHERE source = ? AND external_id IS NOT NULL AND instr(external_id, '/') = 0""",
+        (source,),
+    )
+    return {(str(ext), str(key)) for ext, key in rows}
+
+
 def iter_rows(
     store: Store, table: str, columns: tuple[str, ...], order: str
 ) -> Iterator[dict[str, Any]]:

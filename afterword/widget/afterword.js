@@ -106,14 +106,12 @@
   const c = el.aw, id = location.hash.slice(1);
   el.setAttribute("aria-busy", "true");
   try {
-   const [sec] = await Promise.all([get(c.url).catch((r) => {
+   // No thread by the published counts: the empty form at once, never a 404 for the thread.
+   // Counts that cannot be read (a 5xx) leave it unknown: ask for the thread as before.
+   const empty = new URL("empty.html", c.base), [sec] = await Promise.all([count(c.page, c.base).catch(() => {}).then((n) => get(n < 0 ? empty : c.url).catch((r) => {
     if (!gone(r)) throw r;
-    return get(new URL("empty.html", c.base)).then((s) => {
-     const f = $("form", s)?.elements;
-     if (f) (f.page.value = c.page), (f.redirect.value = location.href.split("#")[0]);
-     return s;
-    });
-   }), css(c.o)]);
+    return get(empty);
+   })), css(c.o)]);
    el.replaceChildren(sec);
    setup(el, sec);
    let t, a;
@@ -137,6 +135,9 @@
    a.dataset.replyTo ? reply(c, a.dataset.replyTo) : /more/.test(k) ? more(el, a) : /cancel/.test(k) ? home(c) : submit(el);
   });
   if (form) {
+   const f = form.elements;
+   // empty.html's form belongs to no page until it is put on this one
+   if (!f.page.value) (f.page.value = c.page), (f.redirect.value = location.href.split("#")[0]);
    form.before((c.home = D.createComment("afterword-form")));
    if (c.o.intake) form.action = c.o.intake;
    form.addEventListener("submit", (e) => (e.preventDefault(), submit(el)));
@@ -245,20 +246,33 @@
   first?.focus();
  }
 
- // Count badges: docs/json-format.md
+ // Counts (docs/json-format.md): k's entry in the map in <stem>.json, or in its bucket
+ // <stem>-<h>.json (h: FNV-1a of k mod 16 or 256, 1 or 2 hex digits); -1 when the map has
+ // no entry for k, undefined when there is no map at all.
  const heads = {}, getj = (u) => (heads[u] ||= fetch(u, OMIT).then((r) => (r.ok ? r.json() : gone(r) ? {} : no())));
+ async function look(stem, k) {
+  let h = await getj(stem + ".json"), x = 0x811c9dc5, n = h.buckets;
+  if (n) {
+   for (const b of U8(k)) x = Math.imul(x ^ b, 16777619) >>> 0;
+   h = await getj(stem + "-" + ((x % n) + n).toString(16).slice(1) + ".json");
+  }
+  return h.counts && (h.counts[k] ?? -1);
+ }
+
+ // Comments on page k, -1 when it has no thread files: its folder is not in the folder index
+ // (so has no count shard to ask for) or the shard does not list it. Undefined when there
+ // is no index (output of an older build): then the thread is simply asked for.
+ async function count(k, base) {
+  const F = folder(k).replace(/[^/]*$/, ""), n = await look(new URL("comments-folders", base), F);
+  return n > 0 ? look(new URL("threads/" + P(F) + "comments-counts", base), k) : n;
+ }
+
  function counts() {
   $$("[data-afterword-count]").forEach(async (e) => {
-   const o = { ...OPT, ...e.dataset }, S = { ...EN, ...json(o.strings) }, base = new URL(o.base || ".", SRC);
+   const o = { ...OPT, ...e.dataset };
    try {
-    const k = key(o.afterwordCount || location.href), E = P(folder(k)), F = "threads/" + E.slice(0, E.lastIndexOf("/") + 1);
-    let h = await getj(new URL(F + "comments-counts.json", base)), x = 0x811c9dc5, n;
-    if (h.buckets) {
-     for (const b of U8(k)) x = Math.imul(x ^ b, 16777619) >>> 0;
-     h = await getj(new URL(F + "comments-counts-" + (x % h.buckets).toString(16).padStart(h.buckets > 16 ? 2 : 1, "0") + ".json", base));
-    }
-    n = h.counts?.[k] || 0;
-    e.textContent = fmt(S[n > 1 ? "count_other" : n ? "count_one" : "count_zero"], { n });
+    const n = await count(key(o.afterwordCount || location.href), new URL(o.base || ".", SRC));
+    e.textContent = fmt({ ...EN, ...json(o.strings) }[n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero"], { n });
    } catch (x) {
     console.warn(x);
    }
