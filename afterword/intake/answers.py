@@ -6,9 +6,10 @@ and 405) raised wherever it was found. ``answer_error`` turns it into
 plain HTML form post, into a 303 back to the page with ``?afterword_error=<code>``, because a
 browser without JavaScript would otherwise show the visitor raw JSON.
 
-A ``StorageError``'s text names the database file and SQLite's complaint: useful to the
-operator, a map of the server to anyone else. So it is logged (logger ``afterword.intake``)
-and the client gets a fixed ``STORAGE_MESSAGE`` with ``Retry-After``.
+A ``StorageError``'s text names the database file and SQLite's complaint, a ``QueueError``'s
+the queue URL (with the AWS account) and SQS's: useful to the operator, a map of the server to
+anyone else. So either is logged (logger ``afterword.intake``) and the client gets the same
+fixed ``STORAGE_MESSAGE`` with ``Retry-After`` — the SQS intake answers exactly like SQLite's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from afterword.errors import AfterwordError, CommentRejected, InvalidPageKey, StorageError
+from afterword.errors import (
+    AfterwordError,
+    CommentRejected,
+    InvalidPageKey,
+    QueueError,
+    StorageError,
+)
 from afterword.pagekey import normalize_page_key
 
 if TYPE_CHECKING:
@@ -68,7 +75,7 @@ def _as_rejected(exc: Exception) -> CommentRejected:
         return CommentRejected(
             str(exc.detail), code=code, status=exc.status_code, headers=exc.headers
         )
-    if isinstance(exc, StorageError):
+    if isinstance(exc, StorageError | QueueError):
         log.warning("storage unavailable: %s", exc)
         return CommentRejected(
             STORAGE_MESSAGE,

@@ -31,44 +31,42 @@ from afterword.intake.cors import OriginPolicy
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
+from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
-from afterword.intake.writer import Stored, Writer
 from afterword.markup import render_markdown
 from afterword.privacy import hash_address
-from afterword.store.submissions import check_health, probe, queue_depth
 
 ADDRESS_CACHE = 4096
 POST_PATH = "/api/comments"
 
 
 class Intake:
-    """Everything the routes share: config, limiter, origins, metrics and the writer."""
+    """Everything the routes share: config, limiter, origins, metrics and the writer.
+
+    ``writer`` is the sink ``intake.queue`` chose: the SQLite writer or the SQS sender.
+    """
 
     def __init__(self, config: Config, workers: int = 1) -> None:
         self.config = config
         self.metrics = IntakeMetrics()
-        self.writer = Writer(config, on_batch=self.metrics.batch_size.observe, shared=workers > 1)
+        self.writer = open_sink(config, self.metrics.batch_size.observe, shared=workers > 1)
         self.limiter = RateLimiter(config.limits)
         self.origins = OriginPolicy.from_config(config)
         self.trusted = parse_networks(config.intake.trusted_proxies)
         self._hash_address = functools.lru_cache(maxsize=ADDRESS_CACHE)(self._hash_uncached)
 
-    def client_key(self, request: Request) -> str:
-        """The salted hash of the client's network: the rate-limit and duplicate key."""
+    def client_key(self, request: Request) -> tuple[str, str]:
+        """The client's address, and the salted hash of its network (rate-limit key)."""
         peer = request.client.host if request.client else ""
         address = client_address(peer, request.headers.get("x-forwarded-for"), self.trusted)
-        return self._hash_address(address)
+        return address, self._hash_address(address)
 
     def _hash_uncached(self, address: str) -> str:
         """HMAC of the client's network; cached, since the same clients post again."""
         return hash_address(self.writer.secret, address)
 
     def read_queue_depth(self) -> float:
-        try:
-            with probe(self.config.database_path) as conn:
-                return queue_depth(conn)
-        except StorageError:
-            return float("nan")
+        return self.writer.queue_depth()
 
 
 def _intake(request: Request) -> Intake:
@@ -128,7 +126,7 @@ async def post_comment(request: Request) -> Response:
     body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
     fields = parse_fields(content_type, body)
     request.state.fields = fields
-    client = intake.client_key(request)
+    address, client = intake.client_key(request)
     intake.limiter.hit(client)
     config = intake.config
     submission = validate_submission(
@@ -136,13 +134,13 @@ async def post_comment(request: Request) -> Response:
     )
     body_html = render_markdown(submission.body)
     page_url = intake.origins.site_origin + submission.page_key
-    stored = await intake.writer.submit(submission, body_html, client, page_url)
+    stored = await intake.writer.submit(submission, body_html, client, page_url, address)
     intake.metrics.count("spam" if submission.honeypot else "accepted")
     return _accepted(request, intake, submission, body_html, stored)
 
 
 def _accepted(
-    request: Request, intake: Intake, sub: Submission, body_html: str, stored: Stored
+    request: Request, intake: Intake, sub: Submission, body_html: str, stored: Receipt
 ) -> Response:
     shown_status = "pending" if stored.status == "spam" else stored.status
     if request.state.form:
@@ -160,6 +158,8 @@ def _accepted(
         "created": stored.created,
         "status": shown_status,
     }
+    if isinstance(stored, Queued):  # SQS: no database id yet (docs/intake-api.md)
+        data["submission"] = stored.submission
     return JSONResponse({"data": data}, 202, request.state.cors)
 
 
@@ -178,12 +178,12 @@ def preflight(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when the writer runs and the database can be read and locked for writing."""
+    """200 when the writer runs and the database (or the SQS queue) answers."""
     intake = _intake(request)
     if not intake.writer.alive:
         raise StorageError("the intake's writer is not running")
-    report = await run_in_threadpool(check_health, intake.config.database_path)
-    body = {"status": "ok", "queue_depth": report.queue_depth, "backlog": intake.writer.backlog}
+    depth = await run_in_threadpool(intake.writer.health)
+    body = {"status": "ok", "queue_depth": depth, "backlog": intake.writer.backlog}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
