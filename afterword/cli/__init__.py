@@ -9,7 +9,16 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, publish, pull, serve, transfer
+from afterword.cli import (
+    build,
+    demo,
+    moderation,
+    package_lambda,
+    publish,
+    pull,
+    serve,
+    transfer,
+)
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -35,6 +44,7 @@ for command in (
     *moderation.COMMANDS,
     *serve.COMMANDS,
     *pull.COMMANDS,
+    *package_lambda.COMMANDS,
     *build.COMMANDS,
     *publish.COMMANDS,
     *transfer.COMMANDS,
