@@ -25,6 +25,7 @@ from test_lambda_support import (
     HttpTransport,
     LambdaTransport,
     Transport,
+    delete_queue,
     drain,
     new_queue,
 )
@@ -93,10 +94,12 @@ def setup(
             yield Setup(HttpTransport(server.url), queue, sqs_endpoint)
         finally:
             server.stop()
+            delete_queue(sqs_endpoint, queue)
         return
     handler = make_handler(settings(queue))
     yield Setup(LambdaTransport(request.param, handler), queue, sqs_endpoint)
     handler.app.state.intake.writer.stop()
+    delete_queue(sqs_endpoint, queue)
 
 
 def post(setup: Setup, client: str | None = None, **fields: Any) -> Any:

@@ -216,6 +216,10 @@ def new_queue(endpoint: str, **attributes: str) -> str:
     return str(client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
 
 
+def delete_queue(endpoint: str, url: str) -> None:
+    boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").delete_queue(QueueUrl=url)
+
+
 def drain(endpoint: str, url: str) -> list[dict[str, Any]]:
     """Receive and delete every message now visible; their bodies, parsed."""
     client = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
