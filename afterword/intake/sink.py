@@ -27,7 +27,7 @@ class Queued:
     """What a request learns once SQS has the submission: no database id exists yet.
 
     ``submission`` is the message's id; ``afterword pull`` stores it as the comment's
-    external id. ``id`` is always ``None`` (see docs/intake-api.md, "With an SQS queue").
+    external id. ``id`` is always ``None`` (docs/deploying.md, "What the client sees").
     """
 
     submission: str
