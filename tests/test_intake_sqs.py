@@ -20,7 +20,7 @@ import boto3
 import httpx
 import pytest
 from conftest import run_afterword
-from fixtures_intake import comment_fields
+from fixtures_intake import RunningIntake, comment_fields
 from test_lambda_support import (
     HttpTransport,
     LambdaTransport,
@@ -364,3 +364,12 @@ def test_metrics_in_sqs_mode_show_the_queue_depth_and_no_database_is_made(
     assert depth is not None, text
     assert float(depth.group(1)) == 1.0
     assert not (tmp_path / "afterword.db").exists()
+
+
+def test_the_sqlite_intake_answers_as_before(intake_server: RunningIntake) -> None:
+    """The SQS receipt's fields stay out of the SQLite intake's 202: its id is the row's."""
+    answer = intake_server.post()
+    assert answer.status_code == 202
+    data = answer.json()["data"]
+    assert isinstance(data["id"], int)
+    assert "submission" not in data
