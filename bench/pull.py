@@ -11,7 +11,8 @@ intake makes them (``QueuedSubmission.new``), then drains it in a fresh process:
   the calls are the same), no validation and no SQLite — moto's own cost, the floor.
 
 Both run one after the other within each repetition, so they see the same machine load.
-Printed: submissions/s and the drain process's peak RSS, median of the repetitions. moto runs
+Printed: submissions/s, the drain process's CPU time (user + sys, so afterword's own cost
+shows apart from waiting for moto) and peak RSS, median of the repetitions. moto runs
 as its own process on a loopback port; on a shared 2-core machine it, not afterword, is the
 bottleneck, and its ReceiveMessage gets slower as the queue grows — see docs/benchmarks.md.
 """
@@ -137,8 +138,9 @@ def worker(mode: str, url: str, batch: int, folder: Path) -> None:
                 break
             count += _delete(sqs, url, [m.receipt for m in messages])
         seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "count": count, "peak_mib": peak_kb / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "count": count, "peak_mib": usage.ru_maxrss / 1024,
+                      "cpu": usage.ru_utime + usage.ru_stime}))  # fmt: skip
 
 
 def main() -> None:
@@ -165,7 +167,8 @@ def main() -> None:
                 results[mode].append(found)
                 rate = found["count"] / found["seconds"]
                 print(f"  run {repetition + 1} {mode:4}: {found['seconds']:7.1f} s "
-                      f"{rate:7.1f}/s peak {found['peak_mib']:.0f} MiB", flush=True)  # fmt: skip
+                      f"{rate:7.1f}/s cpu {found.get('cpu', 0):5.1f} s "
+                      f"peak {found['peak_mib']:.0f} MiB", flush=True)  # fmt: skip
     finally:
         moto.terminate()
         moto.wait()
@@ -175,7 +178,9 @@ def main() -> None:
         rate = statistics.median(r["count"] / r["seconds"] for r in runs)
         seconds = statistics.median(r["seconds"] for r in runs)
         peak = statistics.median(r["peak_mib"] for r in runs)
-        print(f"  {label:25} {rate:8.1f} submissions/s  {seconds:7.1f} s  peak RSS {peak:.0f} MiB")
+        cpu = statistics.median(r.get("cpu", 0.0) for r in runs)
+        print(f"  {label:25} {rate:8.1f} submissions/s  {seconds:7.1f} s  "
+              f"drain CPU {cpu:5.1f} s  peak RSS {peak:.0f} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":
