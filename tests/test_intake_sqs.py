@@ -373,3 +373,23 @@ def test_the_sqlite_intake_answers_as_before(intake_server: RunningIntake) -> No
     data = answer.json()["data"]
     assert isinstance(data["id"], int)
     assert "submission" not in data
+
+
+def test_serve_workers_in_sqs_mode_all_send_to_the_queue(sqs_endpoint: str, tmp_path: Path) -> None:
+    """``serve --workers 2`` with a queue: every worker sends, none opens a database."""
+    queue = new_queue(sqs_endpoint)
+    write_config(tmp_path, site_url=SITE)
+    env = {**settings(queue), "AFTERWORD_INTAKE_TRUSTED_PROXIES": "127.0.0.1"}
+    config = load_config(tmp_path / "afterword.toml", environ=env)
+    with BackgroundServer(config, workers=2) as server:
+        transport = HttpTransport(server.url)
+        sent = [
+            transport.post_json(comment_fields(body=f"worker post {n}"), client=f"192.0.2.{n}")
+            for n in range(1, 5)
+        ]
+    assert [a.status for a in sent] == [202] * 4
+    received = {m["id"]: m["fields"]["body"] for m in drain(sqs_endpoint, queue)}
+    assert received == {a.json()["data"]["submission"]: f"worker post {n}"
+                        for n, a in enumerate(sent, 1)}  # fmt: skip
+    assert list(tmp_path.iterdir()) == [tmp_path / "afterword.toml"]  # no database, no lock
+    delete_queue(sqs_endpoint, queue)
