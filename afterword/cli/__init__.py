@@ -11,7 +11,17 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, policy, publish, pull, serve, transfer
+from afterword.cli import (
+    build,
+    demo,
+    moderation,
+    package_lambda,
+    policy,
+    publish,
+    pull,
+    serve,
+    transfer,
+)
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -52,6 +62,7 @@ WORKFLOW = (
     publish.watch,
     publish.doctor,
     policy.policy,
+    package_lambda.package_lambda,
     transfer.import_group,
     transfer.export,
     transfer.erase,

@@ -52,7 +52,7 @@ def policy(
     account_id: str,
     as_json: bool,
 ) -> None:
-    """Print the bucket policy and CORS rule that let readers fetch an s3 target's comments."""
+    """Print the bucket policy and CORS rule that let readers fetch the comments."""
     from afterword.output.policies import as_json as document_json
     from afterword.output.policies import reader_documents
 

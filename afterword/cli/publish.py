@@ -46,7 +46,7 @@ def publish(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Upload what changed since the last publish, delete what vanished, invalidate the CDN."""
+    """Upload what changed, delete what vanished, invalidate exactly those CDN paths."""
     from afterword.output import target_config
     from afterword.output.publish import publish_changes
 
@@ -97,7 +97,10 @@ def rebuild(
 @with_config
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of filesystem events.")
 def watch(config: Config, poll: bool | None) -> None:
-    """Rebuild and publish whenever the database, templates or config change (Ctrl-C stops)."""
+    """Rebuild and publish whenever the database, templates or config change.
+
+    Ctrl-C stops.
+    """
     from afterword.pipeline import watch as run_watch
 
     logging.basicConfig(

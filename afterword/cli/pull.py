@@ -34,7 +34,10 @@ if TYPE_CHECKING:  # boto3 is imported when the command runs, not at startup
 @json_option
 @quiet_option
 def pull(config: Config, once: bool, batch: int, as_json: bool, quiet: bool) -> None:
-    """Store submissions queued in SQS by intakes elsewhere, exactly once (Ctrl-C stops)."""
+    """Store submissions queued in SQS by intakes elsewhere, exactly once.
+
+    Without ``--once`` it keeps long-polling until Ctrl-C.
+    """
     from afterword.intake.pull import pull_queue, queue_url
     from afterword.intake.sqs import sqs_client
 

@@ -31,7 +31,8 @@ def serve(config: Config, host: str | None, port: int | None, workers: int) -> N
     """
     from afterword.intake.server import serve as serve_intake  # uvicorn: only when serving
 
-    require_database(config.database_path, config.source)  # never collect into a new file
+    if config.intake.queue == "sqlite":  # an SQS intake has no database on this machine
+        require_database(config.database_path, config.source)  # never collect into a new file
     serve_intake(config, host, port, workers=workers)
 
 

@@ -140,7 +140,10 @@ def import_afterword(config: Config, path: Path, dry_run: bool, as_json: bool, q
 @json_option
 @with_config
 def export(config: Config, file: Path, fmt: str, email: str | None, as_json: bool) -> None:
-    """Write pages, comments of every status and the moderation log to FILE (private: 0600)."""
+    """Write pages, comments of every status and the moderation log to FILE.
+
+    The file is private (mode 0600): it holds e-mail addresses.
+    """
     with store_for(config) as store:
         counts = export_site(store, file) if email is None else export_person(store, email, file)
     if as_json:
@@ -158,7 +161,10 @@ def export(config: Config, file: Path, fmt: str, email: str | None, as_json: boo
 @json_option
 @with_config
 def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
-    """Remove one person's personal data from every comment (privacy.erase_mode says how)."""
+    """Remove one person's personal data from every comment.
+
+    ``privacy.erase_mode`` says how: anonymize or delete.
+    """
     mode = config.privacy.erase_mode
     with store_for(config) as store:
         found = count_person(store, email)

@@ -34,7 +34,8 @@ def create_app(config: Config | None = None, *, workers: int = 1) -> Starlette:
         return build_app(config, workers)
     try:
         found = load_config()
-        require_database(found.database_path, found.source)
+        if found.intake.queue == "sqlite":  # an SQS intake has no database here
+            require_database(found.database_path, found.source)
     except AfterwordError as exc:
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(exc.exit_code) from None

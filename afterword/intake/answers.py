@@ -14,11 +14,11 @@ visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starl
 exception handler for every other route, and ``internal_error`` for the timing middleware's
 last-resort envelope.
 
-A storage failure's text names the database file and SQLite's complaint: useful to the
-operator, a map of the server to anyone else. So it is logged (logger ``afterword.intake``)
-and the client gets the fixed ``STORAGE_MESSAGE``, plus a ``reason`` word (``full``, ``busy``,
-``read_only``, ``corrupt``, ``storage``, ``stopped``) that names the kind of failure and no
-file.
+A storage failure's text names the database file and SQLite's complaint, a ``QueueError``'s
+the queue URL (with the AWS account) and SQS's: useful to the operator, a map of the server to
+anyone else. So it is logged (logger ``afterword.intake``) and the client gets the fixed
+``STORAGE_MESSAGE``, plus a ``reason`` word (``full``, ``busy``, ``read_only``, ``corrupt``,
+``storage``, ``stopped``, ``queue``) that names the kind of failure and no file.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from afterword.errors import (
     CommentRejected,
     InternalError,
     InvalidPageKey,
+    QueueError,
     StorageBusy,
     StorageCorrupt,
     StorageError,
@@ -101,6 +102,15 @@ def answer_for(exc: Exception) -> Answer:
     if isinstance(exc, HTTPException):
         code = STATUS_CODES.get(exc.status_code, "http_error")
         return Answer(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+    if isinstance(exc, QueueError):  # the SQS intake answers exactly as SQLite's does
+        log.warning("queue unavailable: %s", exc)
+        return Answer(
+            503,
+            "unavailable",
+            STORAGE_MESSAGE,
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
+            reason="queue",
+        )
     if isinstance(exc, StorageError | CommentNotStored):
         log.warning("storage unavailable: %s", exc)
         return Answer(

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from afterword.config import Config
-from afterword.errors import AfterwordError, CommentRejected, StorageError
+from afterword.errors import AfterwordError, CommentRejected
 from afterword.intake import paths
 from afterword.intake.answers import (
     PostContext,
@@ -40,48 +40,47 @@ from afterword.intake.answers import (
     without_our_params,
 )
 from afterword.intake.cors import OriginPolicy
-from afterword.intake.health import HealthCheck
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
+from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
-from afterword.intake.writer import Stored, Writer
 from afterword.markup import render_markdown
 from afterword.privacy import hash_address
-from afterword.store.submissions import probe, queue_depth
 
 ADDRESS_CACHE = 4096
 
 
 class Intake:
-    """Everything the routes share: config, limiter, origins, metrics, health and the writer."""
+    """Everything the routes share: config, limiter, origins, metrics and the writer.
+
+    ``writer`` is the sink ``intake.queue`` chose (``sink.open_sink``): the SQLite writer, or
+    the SQS sender. It also answers ``/healthz`` and the queue-depth gauge.
+    """
 
     def __init__(self, config: Config, workers: int = 1) -> None:
         self.config = config
         self.metrics = IntakeMetrics()
-        self.writer = Writer(config, on_batch=self.metrics.batch_size.observe, shared=workers > 1)
-        self.health = HealthCheck(config.database_path, self.writer)
+        self.writer = open_sink(config, self.metrics.batch_size.observe, shared=workers > 1)
         self.limiter = RateLimiter(config.limits)
         self.origins = OriginPolicy.from_config(config)
         self.trusted = parse_networks(config.intake.trusted_proxies)
         self._hash_address = functools.lru_cache(maxsize=ADDRESS_CACHE)(self._hash_uncached)
 
-    def client_key(self, request: Request) -> str:
-        """The salted hash of the client's network: the rate-limit and duplicate key."""
+    def client_key(self, request: Request) -> tuple[str, str]:
+        """The client's address, and the salted hash of its network (the rate-limit and
+        duplicate key; the SQS sink sends the network itself, see ``envelope``)."""
         peer = request.client.host if request.client else ""
         forwarded = request.headers.getlist("x-forwarded-for") if self.trusted else None
-        return self._hash_address(client_address(peer, forwarded, self.trusted))
+        address = client_address(peer, forwarded, self.trusted)
+        return address, self._hash_address(address)
 
     def _hash_uncached(self, address: str) -> str:
         """HMAC of the client's network; cached, since the same clients post again."""
         return hash_address(self.writer.secret, address)
 
     def read_queue_depth(self) -> float:
-        try:
-            with probe(self.config.database_path) as conn:
-                return queue_depth(conn)
-        except StorageError:
-            return float("nan")
+        return self.writer.queue_depth()
 
 
 def _intake(request: Request) -> Intake:
@@ -130,7 +129,7 @@ async def post_comment(request: Request, intake: Intake, post: PostContext) -> R
     limit = intake.config.intake.max_request_bytes
     body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
     post.fields = parse_fields(content_type, body)
-    client = intake.client_key(request)
+    address, client = intake.client_key(request)
     slot = intake.limiter.admit(client)
     try:
         config = intake.config
@@ -139,7 +138,7 @@ async def post_comment(request: Request, intake: Intake, post: PostContext) -> R
         )
         body_html = render_markdown(submission.body)
         page_url = intake.origins.site_origin + submission.page_key
-        stored = await intake.writer.submit(submission, body_html, client, page_url)
+        stored = await intake.writer.submit(submission, body_html, client, page_url, address)
     except BaseException:
         intake.limiter.release(slot)  # refused or not stored: only the attempt counts
         raise
@@ -148,7 +147,7 @@ async def post_comment(request: Request, intake: Intake, post: PostContext) -> R
 
 
 def _accepted(
-    intake: Intake, post: PostContext, sub: Submission, body_html: str, stored: Stored
+    intake: Intake, post: PostContext, sub: Submission, body_html: str, stored: Receipt
 ) -> Response:
     shown_status = "pending" if stored.status == "spam" else stored.status
     if post.form:
@@ -166,6 +165,8 @@ def _accepted(
         "created": stored.created,
         "status": shown_status,
     }
+    if isinstance(stored, Queued):  # SQS: no database id yet (docs/intake-api.md)
+        data["submission"] = stored.submission
     return JSONResponse({"data": data}, 202, post.cors)
 
 
@@ -184,10 +185,11 @@ def preflight(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when a submission would be stored now (see ``health``); 503 with a reason if not."""
+    """200 when a submission would be stored now (see ``health``, or the SQS queue answers);
+    503 with a reason if not."""
     intake = _intake(request)
-    report = await intake.health.check()
-    body = {"status": "ok", "queue_depth": report.queue_depth, "backlog": intake.writer.backlog}
+    depth = await intake.writer.health()
+    body = {"status": "ok", "queue_depth": depth, "backlog": intake.writer.backlog}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

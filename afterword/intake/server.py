@@ -159,8 +159,14 @@ def check_database(config: Config, workers: int = 1) -> None:
     """Open (create, migrate) the database first, so a bad path is a one-line StorageError.
 
     Failing later, inside the ASGI lifespan, would make uvicorn print a traceback. Several
-    workers also need the lock file beside it (``lockfile``).
+    workers also need the lock file beside it (``lockfile``). With an SQS queue there is no
+    database here: the queue must answer instead (a one-line ``QueueError``).
     """
+    if config.intake.queue != "sqlite":
+        from afterword.intake.sqs_sink import check_queue  # boto3 only in SQS mode
+
+        check_queue(config)
+        return
     open_store(config.database_path, busy_timeout_ms=config.database.busy_timeout_ms).close()
     if workers > 1:
         WriteLock(lock_path_for(config.database_path)).close()

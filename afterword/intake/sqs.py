@@ -26,12 +26,21 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "Sig
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
-def sqs_client(queue_url: str) -> Any:
-    """A boto3 SQS client for ``queue_url`` with standard retries."""
+def sqs_client(queue_url: str, *, max_pool_connections: int = 10) -> Any:
+    """A boto3 SQS client for ``queue_url`` with standard retries.
+
+    ``max_pool_connections``: as many as threads that share the client (boto3's default is
+    10; more threads would open and drop connections).
+    """
     session = boto3.session.Session()
     found = _REGION_IN_URL.match(queue_url)
     region = session.region_name or (found.group(1) if found else None)
-    config = BotoConfig(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+    config = BotoConfig(
+        retries={"mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=max_pool_connections,
+    )
     with queue_errors(queue_url):
         return session.client("sqs", region_name=region, config=config)
 
@@ -40,6 +49,15 @@ def send(client: Any, queue_url: str, queued: QueuedSubmission) -> None:
     """Send one submission; returns only once SQS has acknowledged it (then the 202)."""
     with queue_errors(queue_url):
         client.send_message(QueueUrl=queue_url, MessageBody=queued.to_message())
+
+
+def queue_depth(client: Any, queue_url: str) -> int:
+    """GetQueueAttributes: the messages waiting (visible) in the queue."""
+    with queue_errors(queue_url):
+        answer = client.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+    return int(answer.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
 
 
 @contextmanager
@@ -54,7 +72,8 @@ def queue_errors(queue_url: str) -> Iterator[None]:
         if code in _DENIED:
             raise QueueError(
                 f"SQS refused access to {queue_url} ({code}): the credentials need "
-                "sqs:SendMessage (intake) or sqs:ReceiveMessage and sqs:DeleteMessage (pull)"
+                "sqs:SendMessage (intake) or sqs:ReceiveMessage and sqs:DeleteMessage (pull); "
+                "/healthz also needs sqs:GetQueueAttributes"
             ) from None
         raise QueueError(f"SQS error {code or 'unknown'} on {queue_url}") from None
     except boto.NoCredentialsError:

@@ -119,9 +119,12 @@ class Writer:
         return self._queue.qsize()
 
     async def submit(
-        self, submission: Submission, body_html: str, ip_hash: str, page_url: str
+        self, submission: Submission, body_html: str, ip_hash: str, page_url: str, address: str = ""
     ) -> Stored:
-        """Queue one submission and wait until its batch is committed (or refused)."""
+        """Queue one submission and wait until its batch is committed (or refused).
+
+        ``address`` (the client's) is not used: the database keeps only ``ip_hash``.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Stored] = loop.create_future()
         with self._gate:
