@@ -279,6 +279,20 @@ def reopen_revision(store: Store, decision: RevisionDecision, *, actor: str) -> 
         )
 
 
+def forget_revisions(conn: sqlite3.Connection, ids: Sequence[int], stamp: str) -> None:
+    """Erasure in ``delete`` mode: the texts of every revision of these comments are emptied
+    (a waiting one is withdrawn), so no copy of the person's words outlives the comment."""
+    if not ids:
+        return
+    _withdraw(conn, ids, stamp)
+    marks = ",".join("?" * len(ids))
+    conn.execute(
+        f"UPDATE revisions SET body = '', body_html = '', body_hash = '' "
+        f"WHERE comment_id IN ({marks})",
+        tuple(ids),
+    )
+
+
 def _withdraw(conn: sqlite3.Connection, ids: Sequence[int], stamp: str) -> None:
     marks = ",".join("?" * len(ids))
     conn.execute(
