@@ -413,3 +413,13 @@ def test_edit_other_methods_and_metrics_label(start_intake: Start) -> None:
     text = intake.server_metrics()
     assert 'method="PATCH",route="/api/comments/{comment_id:int}",status="200"' in text
     assert f'route="/api/comments/{comment_id}"' not in text
+
+
+def test_edit_with_two_workers(start_intake: Start, store: Store) -> None:
+    """Every worker process signs and checks with the same site secret."""
+    intake = start_intake(workers=2, limits=UNLIMITED)
+    comment_id, capability = posted(intake, body="Across workers")
+    for attempt in range(4):  # connections land on either process
+        answer = patch(intake, comment_id, capability, {"body": f"Edit {attempt}"})
+        assert answer.status_code == 200, answer.text
+    assert row(store, comment_id)["body"] == "Edit 3"

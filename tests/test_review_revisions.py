@@ -109,6 +109,12 @@ def test_review_revision_cannot_be_edited_and_comes_after_pending(store: Store) 
     assert body_of(store, waiting) == "A pending one"
 
 
+def test_review_help_explains_revisions(store: Store) -> None:
+    comment = published(store)
+    revise(store, comment, "Revised")
+    assert "a publishes the new text" in review("? q").output
+
+
 def test_review_revision_is_terminal_safe(store: Store) -> None:
     comment = published(store)
     revise(store, comment, "Evil \x1b[2J\x1b]0;title\x07 text\u202e")

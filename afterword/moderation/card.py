@@ -27,7 +27,9 @@ Keys:
   n  skip to the next comment (it stays pending)
   u  undo the last action, edit or skip
   q  quit (a summary is printed)
-  ?  show this help"""
+  ?  show this help
+On an author's revision of a published comment (shown as a diff): a publishes the new text,
+r keeps the published one, s and d act on the comment itself."""
 
 PROMPT = "[a]pprove [r]eject [s]pam [d]elete [e]dit [n]ext [u]ndo [q]uit [?] > "
 END_PROMPT = "End of the queue. [u]ndo [q]uit > "
