@@ -54,6 +54,23 @@ def test_edit_window_starts_at_approval_not_posting(store: Store) -> None:
     assert revisions(store, comment) == [("pending", "Soon")]
 
 
+def test_edit_revisions_never_reopen_the_window(store: Store) -> None:
+    """An author's revision and its approval stay ``approved``: the window still runs from
+    the approval ten minutes ago, not from the edit."""
+    comment = add(store, "Approved earlier", email="w@example.org")
+    apply_action(store, [comment.id], "approve", actor="mod")
+    ten_ago = format_time(datetime.now(UTC) - timedelta(minutes=10))
+    with store.write() as conn:
+        conn.execute("UPDATE moderation_log SET at = ? WHERE comment_id = ?", (ten_ago, comment.id))
+    now = datetime.now(UTC)
+    assert author_edit(store, comment.id, text("One"), window=WINDOW, now=now).outcome == REVISED
+    apply_action(store, [comment.id], "approve", actor="mod")  # the revision
+    later = now + timedelta(minutes=6)
+    assert author_edit(store, comment.id, text("Two"), window=WINDOW, now=later).outcome == (
+        WINDOW_CLOSED
+    )
+
+
 def test_edit_erase_delete_forgets_revision_texts(store: Store) -> None:
     comment = add(store, "Mine", status="approved", email="erase@example.org",
                   created=format_time(datetime.now(UTC)))  # fmt: skip

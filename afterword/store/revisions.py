@@ -78,10 +78,12 @@ class RevisionDecision:
 
 
 def live_since(conn: sqlite3.Connection, comment: Comment) -> str:
-    """When the comment was last published: its last approval, or its creation if it was
-    stored approved (a trusted author, an import)."""
+    """When the comment was last published: its last move *into* ``approved`` (an author's
+    revision and its approval stay approved, so they never reopen the window), or its
+    creation if it was stored approved (a trusted author, an import)."""
     row = conn.execute(
-        "SELECT max(at) FROM moderation_log WHERE comment_id = ? AND to_status = 'approved'",
+        """SELECT max(at) FROM moderation_log
+           WHERE comment_id = ? AND to_status = 'approved' AND from_status != 'approved'""",
         (comment.id,),
     ).fetchone()
     return str(row[0]) if row is not None and row[0] is not None else comment.created
