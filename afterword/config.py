@@ -145,6 +145,18 @@ class LimitsConfig:
     duplicate_window_seconds: int = setting(
         600, "Same body, page and client within this window is a duplicate (409)."
     )
+    edit_window_minutes: int = setting(
+        15,
+        "A commenter may edit or delete their own comment while it is pending and for this "
+        "many minutes after it is published (0: only while pending).",
+        maximum=10080,
+    )
+    edit_token_hours: int = setting(
+        72,
+        "The edit capability given with a submission stops working this many hours after it "
+        "was posted, however long the comment waited for a moderator (0: edits are off).",
+        maximum=8760,
+    )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ PUBLIC_FIELDS = {
     "avatar",
     "html",
     "created",
+    "edited",
 }
 
 

@@ -118,7 +118,7 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any], int, str, set[str]]] = [
      {"json": comment_fields(), "headers": {"origin": "https://evil.example"}}, 403,
      "forbidden_origin", set()),
     ("get-api", "GET", "/api/comments", {}, 405, "method_not_allowed", set()),
-    ("unknown-route", "GET", "/api/comments/1", {}, 404, "not_found", set()),
+    ("unknown-route", "GET", "/api/commentz/1", {}, 404, "not_found", set()),
 ]  # fmt: skip
 
 
@@ -149,7 +149,10 @@ def test_post_comment_accepted_answer_hides_private_fields(
     response = intake_server.post(body="Hello **there** <script>x</script>", parent="")
     assert response.status_code == 202
     data = response.json()["data"]
-    assert set(data) == {"id", "page", "parent", "author", "website", "html", "created", "status"}
+    assert set(data) == {
+        "id", "page", "parent", "author", "website", "html", "created", "status",
+        "capability", "editable_until",
+    }  # fmt: skip
     assert "<strong>there</strong>" in data["html"]
     assert "<script" not in data["html"]
     assert (data["page"], data["parent"], data["status"]) == ("/blog/hello/", None, "pending")

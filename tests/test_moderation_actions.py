@@ -150,6 +150,7 @@ def test_action_command_json(store: Store) -> None:
         "comments": [
             {"id": comment.id, "page": "/blog/post/", "from": "pending", "to": "approved"}
         ],
+        "revisions": [],
     }
 
 

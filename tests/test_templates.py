@@ -40,8 +40,10 @@ def _seed_golden(store: Store) -> None:
     add(store, "/blog/hello/", "Deep reply", parent=reply, author="Ana", created=t.format(3))
     gone = add(store, "/blog/hello/", "will be removed", author="Bob", created=t.format(4))
     add(store, "/blog/hello/", "Reply to a removed comment", parent=gone, created=t.format(5))
-    add(store, "/blog/hello/", "Third thread", author="Cy", created=t.format(6))
+    third = add(store, "/blog/hello/", "Third thread", author="Cy", created=t.format(6))
     moderate(store, [gone], "delete", actor="golden")
+    with store.write() as conn:  # as an approved author's revision leaves it
+        conn.execute("UPDATE comments SET edited = ? WHERE id = ?", (t.format(8), third))
     add(store, "/about/", "> quoted\n\nand a [link](https://example.org)", created=t.format(7))
 
 

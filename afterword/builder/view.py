@@ -48,6 +48,7 @@ class CommentView(NamedTuple):
     parent_author: str
     closes: int  # how many <ol>/<li> levels close after this comment (for the flat loop)
     has_replies: bool
+    edited: str | None = None  # when its author's approved revision replaced the text
 
     @property
     def date(self) -> str:
@@ -159,4 +160,5 @@ def make_view(
         parent_author=parent_author,
         closes=closes,
         has_replies=has_replies,
+        edited=row["edited"],
     )

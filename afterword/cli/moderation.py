@@ -20,6 +20,7 @@ from afterword.moderation import (
     list_queue,
     queue_item,
 )
+from afterword.moderation.queue import as_revised, list_revisions, revision_item
 
 ids_argument = click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), required=True)
 
@@ -39,21 +40,32 @@ def queue_command(config: Config, status: str, page: str | None, as_json: bool) 
     """List comments, oldest first: id, age, page, author and an excerpt.
 
     With --status all, a STATUS column says which comment is pending, approved, spam...
+    Edits of published comments by their authors (revisions) are listed after the pending
+    comments: approve ID publishes the new text, reject ID keeps the published one.
     """
     with store_for(config) as store:
         comments = list_queue(store, status=status, page=page)
+        revisions = list_revisions(store, page=page) if status in ("pending", "all") else []
         if as_json:
             print_json(
                 {
                     "status": status,
                     "count": len(comments),
                     "comments": [queue_item(c) for c in comments],
+                    "revisions": [revision_item(c, r) for c, r in revisions],
                 }
             )
-        elif comments:
+            return
+        if comments:
             echo_text(format_table(comments, show_status=status == "all"))
         else:
             click.echo(f"No {'' if status == 'all' else status + ' '}comments.")
+        if revisions:
+            click.echo(
+                "\nRevisions by their authors, waiting "
+                "(approve ID publishes the new text, reject ID keeps the old):"
+            )
+            echo_text(format_table([as_revised(c, r) for c, r in revisions]))
 
 
 def _action_command(action: str, summary: str, *, with_reason: bool = False) -> click.Command:

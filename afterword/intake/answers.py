@@ -150,6 +150,12 @@ def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:
     return JSONResponse(answer.envelope(), answer.status, {**post.cors, **answer.headers})
 
 
+def answer_json(exc: Exception, cors: dict[str, str]) -> Response:
+    """The envelope with the CORS headers the request earned (an author's edit or delete)."""
+    answer = answer_for(exc)
+    return JSONResponse(answer.envelope(), answer.status, {**cors, **answer.headers})
+
+
 def internal_error(exc: Exception) -> Response:
     """What a bug looks like from outside: the envelope, no details."""
     answer = answer_for(exc)

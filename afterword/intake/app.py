@@ -17,8 +17,10 @@ along explicitly, not hidden in ``request.state``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +41,9 @@ from afterword.intake.answers import (
     internal_error,
     without_our_params,
 )
+from afterword.intake.capability import capability_key, issue
 from afterword.intake.cors import OriginPolicy
+from afterword.intake.edit import one_comment
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
@@ -47,6 +51,7 @@ from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
 from afterword.privacy import hash_address
+from afterword.store import parse_time
 
 ADDRESS_CACHE = 4096
 
@@ -66,6 +71,14 @@ class Intake:
         self.origins = OriginPolicy.from_config(config)
         self.trusted = parse_networks(config.intake.trusted_proxies)
         self._hash_address = functools.lru_cache(maxsize=ADDRESS_CACHE)(self._hash_uncached)
+        self._capability_key: bytes | None = None
+
+    @property
+    def capability_key(self) -> bytes:
+        """The edit capabilities' signing key, from the site secret the writer loaded."""
+        if self._capability_key is None:
+            self._capability_key = capability_key(self.writer.secret)
+        return self._capability_key
 
     def client_key(self, request: Request) -> tuple[str, str]:
         """The client's address, and the salted hash of its network (the rate-limit and
@@ -164,10 +177,36 @@ def _accepted(
         "html": body_html,
         "created": stored.created,
         "status": shown_status,
+        **_edit_grant(intake, stored),
     }
     if isinstance(stored, Queued):  # SQS: no database id yet (docs/intake-api.md)
         data["submission"] = stored.submission
     return JSONResponse({"data": data}, 202, post.cors)
+
+
+def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | None]:
+    """``capability`` and ``editable_until``: the poster's right to edit or delete.
+
+    A comment stored approved can be changed for ``edit_window_minutes``; one that waits for
+    a moderator until ``edit_token_hours`` after it was posted (once approved, the window
+    closes ``edit_window_minutes`` after approval, if that is sooner; see docs/intake-api.md).
+    An SQS intake has no comment id to sign yet, hence no capability.
+    """
+    limits = intake.config.limits
+    if not limits.edit_token_hours or stored.id is None:
+        return {"capability": None, "editable_until": None}
+    created = parse_time(stored.created)
+    span = (
+        timedelta(minutes=limits.edit_window_minutes)
+        if stored.status == "approved"
+        else timedelta(hours=limits.edit_token_hours)
+    )
+    expires = math.ceil((created + span).timestamp())
+    until = datetime.fromtimestamp(expires, UTC)
+    return {
+        "capability": issue(intake.capability_key, stored.id, expires),
+        "editable_until": until.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def preflight(request: Request) -> Response:
@@ -224,6 +263,7 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
     app = Starlette(
         routes=[
             Route(paths.COMMENTS, CommentsEndpoint(), methods=["POST", "OPTIONS"]),
+            Route(paths.COMMENT, one_comment, methods=["PATCH", "DELETE", "OPTIONS"]),
             Route(paths.HEALTH, healthz, methods=["GET"]),
             Route(paths.METRICS, metrics, methods=["GET"]),
         ],

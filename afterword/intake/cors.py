@@ -16,6 +16,9 @@ from afterword.config import Config
 PREFLIGHT_MAX_AGE = "86400"
 ALLOWED_METHODS = "POST, OPTIONS"
 ALLOWED_HEADERS = "Content-Type, Accept"
+# /api/comments/<id>: an author's edit or delete, with the capability in Authorization.
+EDIT_METHODS = "PATCH, DELETE, OPTIONS"
+EDIT_HEADERS = "Content-Type, Accept, Authorization"
 # Not CORS-safelisted, so a cross-origin fetch could not read them otherwise (the widget shows
 # "try again in N seconds" from Retry-After).
 EXPOSED_HEADERS = "Retry-After, X-Response-Time"
@@ -71,11 +74,13 @@ class OriginPolicy:
             "Vary": "Origin",
         }
 
-    def preflight_headers(self, origin: str) -> dict[str, str]:
+    def preflight_headers(
+        self, origin: str, methods: str = ALLOWED_METHODS, headers: str = ALLOWED_HEADERS
+    ) -> dict[str, str]:
         return {
             "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": ALLOWED_METHODS,
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": headers,
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
             "Vary": "Origin",
         }

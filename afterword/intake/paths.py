@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 COMMENTS = "/api/comments"
+COMMENT = "/api/comments/{comment_id:int}"  # one comment: PATCH (edit) and DELETE by its author
 HEALTH = "/healthz"
 METRICS = "/metrics"
 ROUTES = frozenset({COMMENTS, HEALTH, METRICS})
+
+
+def route_label(path: str) -> str:
+    """The metrics label for a request path: a route template, never a raw id (bounded)."""
+    if path in ROUTES:
+        return path
+    head, _, tail = path.rpartition("/")
+    if head == COMMENTS and tail.isascii() and tail.isdigit():
+        return COMMENT
+    return "other"

@@ -109,6 +109,21 @@ def validate_submission(
     )
 
 
+def validate_body(fields: Mapping[str, object], limits: LimitsConfig) -> str:
+    """An author's edit: only ``body`` may be sent, checked exactly as a submission's body.
+
+    Any other field (page, author, parent…) is refused rather than ignored, so a client that
+    expects to change the name learns at once that it cannot.
+    """
+    errors = {name: "cannot be changed by an edit" for name in fields if name != "body"}
+    body = _check(errors, "body", lambda: _body(fields.get("body"), limits.body_max))
+    if errors:
+        names = ", ".join(sorted(errors))
+        raise CommentRejected(f"invalid fields: {names}", code="invalid", status=422, fields=errors)
+    assert body is not None
+    return body
+
+
 def honeypot_filled(value: object) -> bool:
     """Whether the hidden ``phone`` field was filled in — by a bot, since humans never see it.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from afterword.errors import ModerationError
@@ -21,6 +22,11 @@ from afterword.store import (
     moderate,
     restore_status,
 )
+from afterword.store.revisions import RevisionDecision, decide_revisions, pending_revisions
+
+# Actions that, on a published comment with its author's revision waiting, decide the revision
+# (the published text stays, or is replaced) instead of changing the comment's status.
+REVISION_ACTIONS = frozenset({"approve", "reject"})
 
 # The past tense a summary uses: "approved 3 comments", "marked 2 comments as spam".
 PAST_TENSE = {
@@ -38,22 +44,31 @@ class ActionResult:
 
     action: str
     transitions: tuple[Transition, ...]
+    revisions: tuple[RevisionDecision, ...] = ()
 
     @property
     def pages(self) -> list[str]:
-        return sorted({t.page_key for t in self.transitions})
+        keys = [t.page_key for t in self.transitions] + [d.page_key for d in self.revisions]
+        return sorted(set(keys))
 
     def summary(self) -> str:
-        return summarize(self.action, self.transitions)
+        parts = [summarize(self.action, self.transitions)] if self.transitions else []
+        if self.revisions:
+            parts.append(summarize_revisions(self.action, self.revisions))
+        return "; ".join(parts)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "action": self.action,
-            "count": len(self.transitions),
+            "count": len(self.transitions) + len(self.revisions),
             "pages": self.pages,
             "comments": [
                 {"id": t.comment_id, "page": t.page_key, "from": t.from_status, "to": t.to_status}
                 for t in self.transitions
+            ],
+            "revisions": [
+                {"id": d.comment_id, "page": d.page_key, "revision": d.revision_id}
+                for d in self.revisions
             ],
         }
 
@@ -61,13 +76,23 @@ class ActionResult:
 def apply_action(
     store: Store, ids: Sequence[int], action: str, *, actor: str, reason: str = ""
 ) -> ActionResult:
-    """approve / reject / spam / delete many comments at once, all or nothing."""
+    """approve / reject / spam / delete many comments at once, all or nothing.
+
+    ``approve`` and ``reject`` of a published comment whose author's revision waits decide
+    the revision (``store.revisions``); the other ids change status as usual, in the same
+    transaction.
+    """
     if action not in ACTIONS:
         raise ModerationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     if not ids:
         raise ModerationError("no comment ids given")
-    transitions = moderate(store, list(ids), action, actor=actor, reason=reason)
-    return ActionResult(action, tuple(transitions))
+    with store.write() as conn:
+        waiting = pending_revisions(conn, ids) if action in REVISION_ACTIONS else {}
+        rest = [i for i in ids if i not in waiting]
+        transitions = moderate(store, rest, action, actor=actor, reason=reason) if rest else []
+        chosen = [waiting[i] for i in dict.fromkeys(ids) if i in waiting]
+        decided = decide_revisions(conn, chosen, action, actor=actor, now=datetime.now(UTC))
+    return ActionResult(action, tuple(transitions), tuple(decided))
 
 
 def undo_action(store: Store, transition: Transition, *, actor: str) -> Transition:
@@ -104,6 +129,14 @@ def restore_body(store: Store, previous: Comment, *, actor: str) -> Comment:
         renderer=previous.renderer,
         actor=actor,
     )
+
+
+def summarize_revisions(action: str, decisions: Sequence[RevisionDecision]) -> str:
+    """ "approved 1 revision on 1 page": an author's edit decided."""
+    count, pages = len(decisions), len({d.page_key for d in decisions})
+    noun = "revision" if count == 1 else "revisions"
+    place = "page" if pages == 1 else "pages"
+    return f"{PAST_TENSE.get(action, action)} {count} {noun} on {pages} {place}"
 
 
 def summarize(action: str, transitions: Sequence[Transition]) -> str:

@@ -7,6 +7,7 @@ means nothing to a person and is only useful for rate limiting.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import unicodedata
@@ -20,6 +21,7 @@ from afterword.errors import ModerationError
 from afterword.markup import excerpt
 from afterword.pagekey import normalize_page_key
 from afterword.store import Comment, Store, list_comments, parse_time, utc_now
+from afterword.store.revisions import Revision, revision_queue
 
 QUEUE_STATUSES = ("pending", "approved", "rejected", "spam", "deleted", "all")
 EXCERPT_CHARS = 200
@@ -33,6 +35,33 @@ def list_queue(store: Store, *, status: str = "pending", page: str | None = None
         raise ModerationError(f"unknown status {status!r}; use one of {', '.join(QUEUE_STATUSES)}")
     key = normalize_page_key(page) if page else None
     return list_comments(store, status=None if status == "all" else status, page=key)
+
+
+def list_revisions(store: Store, *, page: str | None = None) -> list[tuple[Comment, Revision]]:
+    """Published comments whose author's edit waits for a moderator, oldest edit first."""
+    return revision_queue(store, normalize_page_key(page) if page else None)
+
+
+def revision_item(
+    comment: Comment, revision: Revision, now: datetime | None = None
+) -> dict[str, Any]:
+    """A waiting revision as JSON data: the published comment, and the text that would
+    replace it (``approve ID`` publishes it, ``reject ID`` keeps the published text)."""
+    return {
+        **queue_item(comment, now),
+        "revision": {
+            "id": revision.id,
+            "created": revision.created,
+            "age": format_age(revision.created, now),
+            "body": revision.body,
+            "body_html": revision.body_html,
+        },
+    }
+
+
+def as_revised(comment: Comment, revision: Revision) -> Comment:
+    """The comment as its revision would make it: for tables that show the new text."""
+    return dataclasses.replace(comment, body=revision.body, created=revision.created)
 
 
 def format_age(created: str, now: datetime | None = None) -> str:

@@ -1,5 +1,9 @@
 """``afterword review``: the pending queue one comment at a time, oldest first.
 
+After the pending comments come published comments their authors edited (``revisions``): the
+card shows the change as a diff, ``a`` publishes the new text and ``r`` keeps the published
+one (``s`` and ``d`` still act on the comment itself).
+
 Single keys drive it (see ``afterword.moderation.keys``): on a terminal without Enter, from
 a pipe one character at a time — that is how the tests, and a moderator's scripts, drive it.
 
@@ -23,11 +27,17 @@ from afterword.moderation.actions import (
     restore_body,
     undo_action,
 )
-from afterword.moderation.card import END_PROMPT, HELP, PROMPT, render_card
+from afterword.moderation.card import END_PROMPT, HELP, PROMPT, render_card, render_revision_card
 from afterword.moderation.keys import KeyReader
-from afterword.moderation.queue import echo_text, list_queue
+from afterword.moderation.queue import as_revised, echo_text, list_queue, list_revisions
 from afterword.moderation.signals import spam_signals
 from afterword.store import Comment, Store, Transition, count_by_status, get_comment
+from afterword.store.revisions import (
+    Revision,
+    RevisionDecision,
+    reopen_revision,
+    waiting_revision,
+)
 
 KEY_ACTIONS = {"a": "approve", "r": "reject", "s": "spam", "d": "delete"}
 SUMMARY_WORDS = {
@@ -57,6 +67,7 @@ class Step:
     kind: str  # an action name, "edit" or "skip"
     transition: Transition | None = None
     before_edit: Comment | None = None
+    decision: RevisionDecision | None = None
 
 
 @dataclass
@@ -88,6 +99,7 @@ class Review:
         self.store, self.actor, self.max_links = store, actor, max_links
         self.read_key, self.edit = read_key, edit
         self.queue = list_queue(store, status="pending", page=page)
+        self.queue += [comment for comment, _ in list_revisions(store, page=page)]
         self.index = 0
         self.shown: int | None = None  # the comment whose card is on screen
         self.history: list[Step] = []
@@ -108,14 +120,21 @@ class Review:
         if self.index >= len(self.queue):
             return self._at_end(self._ask(END_PROMPT))
         comment = get_comment(self.store, self.queue[self.index].id)
-        if comment is None or comment.status != "pending":
+        revision = None
+        if comment is not None and comment.status == "approved":
+            revision = waiting_revision(self.store, comment.id)
+        if comment is None or (comment.status != "pending" and revision is None):
             echo_text(f"#{self.queue[self.index].id} was handled elsewhere; skipping it.")
             self.index += 1
             return True
         if self.shown != comment.id:
-            echo_text(self._card(comment))
+            echo_text(self._card(comment, revision))
             self.shown = comment.id
-        return self._handle(self._ask(PROMPT), comment)
+        key = self._ask(PROMPT)
+        if key == "e" and revision is not None:
+            echo_text("An author's revision is approved (a) or rejected (r), not edited.")
+            return True
+        return self._handle(key, comment)
 
     def _ask(self, prompt: str) -> str:
         echo_text(prompt, nl=False)
@@ -123,7 +142,16 @@ class Review:
         echo_text(key if key.isprintable() else "")
         return key
 
-    def _card(self, comment: Comment) -> str:
+    def _card(self, comment: Comment, revision: Revision | None) -> str:
+        if revision is not None:
+            revised = as_revised(comment, revision)
+            return render_revision_card(
+                comment,
+                revision,
+                position=self.index + 1,
+                total=len(self.queue),
+                signals=spam_signals(self.store, revised, max_links=self.max_links),
+            )
         signals = spam_signals(self.store, comment, max_links=self.max_links, queue=self.queue)
         parent = get_comment(self.store, comment.parent_id) if comment.parent_id else None
         return render_card(
@@ -168,8 +196,12 @@ class Review:
             echo_text(f"Error: {exc}")
             self.index += 1
             return
-        self._record(Step(self.index, action, transition=result.transitions[0]))
-        echo_text(f"#{comment.id} {PAST_TENSE[action]}.")
+        if result.revisions:
+            self._record(Step(self.index, action, decision=result.revisions[0]))
+            echo_text(f"#{comment.id}: revision {PAST_TENSE[action]}.")
+        else:
+            self._record(Step(self.index, action, transition=result.transitions[0]))
+            echo_text(f"#{comment.id} {PAST_TENSE[action]}.")
         self.index += 1
 
     def _edit(self, comment: Comment) -> None:
@@ -214,6 +246,9 @@ class Review:
         if step.transition is not None:
             back = undo_action(self.store, step.transition, actor=self.actor)
             return f"Undid {step.kind} of #{back.comment_id}; it is {back.to_status} again."
+        if step.decision is not None:
+            reopen_revision(self.store, step.decision, actor=self.actor)
+            return f"Undid the {step.kind} of #{step.decision.comment_id}'s revision."
         if step.before_edit is not None:
             restore_body(self.store, step.before_edit, actor=self.actor)
             return f"Undid the edit of #{step.before_edit.id}."

@@ -176,3 +176,28 @@ def publish_changes(db: Any) -> None:
            END""",
     ):
         db.execute(statement)
+
+
+@migrations(name="0005_author_edits")
+def author_edits(db: Any) -> None:
+    """Edits by a comment's author: ``comments.edited`` (when a published comment's text was
+    last replaced by its author's approved revision) and ``revisions``, the edits of
+    published comments that wait for a moderator (at most one pending per comment)."""
+    db.executescript(
+        """
+        ALTER TABLE comments ADD COLUMN edited TEXT;
+        CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            comment_id INTEGER NOT NULL REFERENCES comments (id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected', 'withdrawn')),
+            body TEXT NOT NULL,
+            body_html TEXT NOT NULL,
+            renderer TEXT NOT NULL,
+            body_hash TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            decided TEXT
+        );
+        CREATE UNIQUE INDEX revisions_pending ON revisions (comment_id) WHERE status = 'pending';
+        """
+    )

@@ -58,6 +58,7 @@ class Comment(_Row):
     source: str
     external_id: str | None
     extra: str
+    edited: str | None = None  # when the author's approved revision last replaced the text
 
 
 @dataclass(frozen=True)

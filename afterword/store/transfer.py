@@ -19,6 +19,7 @@ from afterword.errors import ImportFailed
 from afterword.store.db import Store
 from afterword.store.models import NewComment
 from afterword.store.pages import bump_page, ensure_page
+from afterword.store.revisions import forget_revisions
 
 COMMENT_COLUMNS = (
     "id", "page_key", "parent_id", "status", "author", "email", "website", "body", "body_html",
@@ -329,6 +330,8 @@ def erase_email(
         )
         if status == "approved":
             pages.add(page_key)
+    if mode == "delete":
+        forget_revisions(conn, [int(r[0]) for r in rows], now)
     for key in sorted(pages):
         bump_page(conn, key)
     return len(rows), len(pages)
