@@ -250,3 +250,24 @@ def test_widget_docs_theme_only_variables_and_accessible(
         assert axe_violations(page) == []
     finally:
         page.context.close()
+
+
+def test_widget_owner_badge_style_is_themeable(chromium_browser: Browser, scene: object) -> None:
+    """The badge markup is the builder's; its look is the stylesheet's: a pill on the accent,
+    recoloured by --afterword-owner-bg / -fg, and readable to axe-core."""
+    page = new_page(chromium_browser)
+    try:
+        shots.open_thread(page, scene.page_url)  # type: ignore[attr-defined]
+        page.locator(".afterword-meta").first.evaluate(
+            "h => h.querySelector('.afterword-author').insertAdjacentHTML('afterend',"
+            " '<span class=\"afterword-owner-badge\">Author</span>')"
+        )
+        badge = ".afterword-owner-badge"
+        assert computed(page, badge, "background-color") == LIGHT_ACCENT
+        assert computed(page, badge, "color") == "rgb(255, 255, 255)"
+        assert float(computed(page, badge, "border-top-left-radius").removesuffix("px")) >= 8
+        assert axe_violations(page) == []
+        page.add_style_tag(content=":root { --afterword-owner-bg: #5a2d82; }")
+        assert computed(page, badge, "background-color") == "rgb(90, 45, 130)"
+    finally:
+        page.context.close()
