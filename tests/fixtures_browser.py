@@ -149,7 +149,7 @@ def comment_html(
         f'<li class="afterword-comment" id="c{cid}" data-id="{cid}" data-depth="{depth}"><article>'
         f'<header class="afterword-meta"><span class="afterword-author">{escape(author)}</span>'
         f' <a class="afterword-permalink" href="#c{cid}"><time class="afterword-time"'
-        f' datetime="2026-11-28T08:40:00Z" title="November 28, 2026, 8:40:00 AM UTC">'
+        f' datetime="2026-11-28T08:40:00Z" title="November 28, 2026, 8:40 AM UTC">'
         f"Nov 28, 2026</time></a></header>"
         f'<div class="afterword-body"><p>{escape(body)}</p></div><footer class="afterword-actions">'
         f'<button type="button" class="afterword-reply" data-reply-to="{cid}">Reply</button>'

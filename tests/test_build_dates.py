@@ -41,13 +41,13 @@ def in_language(config: Config, language: str) -> Config:
 @pytest.mark.parametrize(
     ("language", "text", "title"),
     [
-        ("en", "Mar 1, 2026", "March 1, 2026, 10:05:00\u202fAM UTC"),
-        ("de", "1. März 2026", "1. März 2026, 10:05:00 UTC"),
-        ("fr", "1 mars 2026", "1 mars 2026, 10:05:00 TU"),
-        ("es", "1 mar 2026", "1 de marzo de 2026, 10:05:00 UTC"),
-        ("zh", "2026年3月1日", "2026年3月1日 UTC 10:05:00"),
-        ("pt", "1 de mar. de 2026", "1 de março de 2026 10:05:00 UTC"),  # Babel's words only
-        ("xx", "Mar 1, 2026", "March 1, 2026, 10:05:00\u202fAM UTC"),  # unknown: English
+        ("en", "Mar 1, 2026", "March 1, 2026, 10:05\u202fAM UTC"),
+        ("de", "1. März 2026", "1. März 2026, 10:05 UTC"),
+        ("fr", "1 mars 2026", "1 mars 2026, 10:05 TU"),
+        ("es", "1 mar 2026", "1 de marzo de 2026, 10:05 UTC"),
+        ("zh", "2026年3月1日", "2026年3月1日 UTC 10:05"),
+        ("pt", "1 de mar. de 2026", "1 de março de 2026 10:05 UTC"),  # Babel's words only
+        ("xx", "Mar 1, 2026", "March 1, 2026, 10:05\u202fAM UTC"),  # unknown: English
     ],
 )
 def test_dates_localized_text_and_title(
@@ -74,7 +74,6 @@ def test_dates_pattern_overridden_by_site_strings(config: Config, store: Store) 
     ("strings", "key"),
     [
         ({"date_format": "GGGGGG"}, "date_format"),  # Babel: invalid field length
-        ({"date_format": "zzzz"}, "date_format"),  # a time zone in a date-only pattern
         ({"date_title_format": ""}, "date_title_format"),  # no text at all
         ({"date_format": "'quoted only'"}, None),  # a literal is a (strange) valid pattern
     ],
@@ -102,3 +101,26 @@ def test_dates_bad_pattern_is_one_cli_line(site_dir: Path) -> None:
     assert lines[0].startswith("Error:")
     assert "date_format" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("title_format", "titles"),
+    [
+        ("long", ["March 1, 2026, 10:05\u202fAM UTC", "March 1, 2026, 10:06\u202fAM UTC",
+                  "March 2, 2026, 10:05\u202fAM UTC"]),
+        ("y-MM-dd HH:mm:ss", ["2026-03-01 10:05:07", "2026-03-01 10:06:59",
+                              "2026-03-02 10:05:08"]),
+        ("d MMM", ["1 Mar", "1 Mar", "2 Mar"]),
+    ],
+)  # fmt: skip
+def test_dates_cached_per_day_and_minute_never_mixed(
+    config: Config, store: Store, title_format: str, titles: list[str]
+) -> None:
+    """Formats are cached by what they show (day, minute, second): nearby times sharing a
+    day or a minute of the day still get their own text."""
+    config = user_strings(config, {"date_title_format": title_format})
+    for created in ("2026-03-01T10:05:07.1Z", "2026-03-01T10:06:59.9Z", "2026-03-02T10:05:08.0Z"):
+        add(store, "/p/", f"At {created}", created=created)
+    build_site(config, store)
+    html = (Path(config.output_dir) / "threads" / "p" / "comments.html").read_text("utf-8")
+    assert [title for _, title, _ in TIME.findall(html)] == titles

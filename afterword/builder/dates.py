@@ -9,22 +9,37 @@ Formats come from the template strings (``date_format``, ``date_title_format`` i
 Babel holds the month names and orderings of every language, so a site in a language we
 ship no strings for still gets its own month names.
 
-Times are shown in UTC (the store's clock), and the title says so.
+Times are shown in UTC (the store's clock), to the minute, and the title says so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Literal
 
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import (
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+    parse_pattern,
+    tokenize_pattern,
+)
 
 from afterword.errors import BuildError
 
 __all__ = ["DateText", "install_date_filters"]
+
+Style = Literal["short", "medium", "long", "full"]
+STYLES: dict[str, Style] = {"short": "short", "medium": "medium", "long": "long", "full": "full"}
+# Pattern letters by what they need (CLDR): the time of day, and seconds or finer.
+TIME_FIELDS = frozenset("ahHkKmsSAzZvVOxXbB")
+SECOND_FIELDS = frozenset("sSA")
+Format = Callable[[str], str]
 
 
 def _locale(language: str) -> Locale:
@@ -41,38 +56,71 @@ def _parse(created: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-class DateText:
-    """Formats one build's dates; each distinct timestamp is formatted once."""
+def _fields(pattern: str) -> set[str]:
+    return {value[0] for kind, value in tokenize_pattern(pattern) if kind == "field"}
 
-    def __init__(self, language: str, text_format: str, title_format: str) -> None:
-        self.locale = _locale(language)
-        self.text_format = text_format
-        self.title_format = title_format
-        self.text = lru_cache(maxsize=4096)(self._text)
-        self.title = lru_cache(maxsize=4096)(self._title)
-        for key, probe in (("date_format", self._text), ("date_title_format", self._title)):
-            _check(key, probe)
 
-    def _text(self, created: str) -> str:
+def _pattern(pattern: str, locale: Locale) -> Format:
+    """One CLDR pattern, cached by what it shows: a date-only pattern formats each day once,
+    a pattern with the time each minute (or second) of the day once. A full build formats
+    hundreds of thousands of comments, and Babel takes 10-30 µs a call."""
+    compiled = parse_pattern(pattern)
+    fields = _fields(pattern)
+    if fields & SECOND_FIELDS:
+        key: Callable[[str], str] = lambda created: created[:19]  # noqa: E731
+    elif fields & TIME_FIELDS:
+        key = lambda created: created[:16]  # noqa: E731
+    else:
+        key = lambda created: created[:10]  # noqa: E731
+
+    @lru_cache(maxsize=8192)
+    def by_key(part: str) -> str:
+        return str(compiled.apply(_parse(part + "Z" if len(part) > 10 else part), locale))
+
+    return lambda created: by_key(key(created)) if created else ""
+
+
+def _style(style: Style, locale: Locale, with_time: bool) -> Format:
+    """A named style, split as Babel's format_datetime joins it ("{1}, {0}"): the date part
+    cached by day and the time of day, without seconds, cached by minute."""
+    date = _pattern(get_date_format(style, locale).pattern, locale)
+    if not with_time:
+        return date
+    time_pattern = re.sub(r"[:.]ss\b", "", get_time_format(style, locale).pattern)
+    time_of_day = _pattern(time_pattern, locale)
+    joined = str(get_datetime_format(style, locale)).replace("'", "")
+
+    def both(created: str) -> str:
         if not created:
             return ""
-        return format_date(_parse(created), self.text_format, locale=self.locale)
+        # The time depends only on the time of day (always UTC): one day stands for all.
+        clock = time_of_day("2000-01-01" + created[10:])
+        return joined.replace("{0}", clock).replace("{1}", date(created))
 
-    def _title(self, created: str) -> str:
-        if not created:
-            return ""
-        return format_datetime(_parse(created), self.title_format, tzinfo=UTC, locale=self.locale)
+    return both
 
 
-def _check(key: str, probe: Callable[[str], str]) -> None:
-    """A bad pattern in a user's locale file stops the build naming the string, before any
-    page is written with an empty or broken date."""
+def _format(key: str, pattern: str, locale: Locale, with_time: bool) -> Format:
+    """A pattern Babel cannot use stops the build naming the string, before any page is
+    written with an empty or broken date."""
     try:
-        text = probe("2000-01-01T00:00:00Z")
+        style = STYLES.get(pattern)
+        made = _pattern(pattern, locale) if style is None else _style(style, locale, with_time)
+        text = made("2000-01-01T00:00:00.000000Z")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BuildError(f"{key} is not a date pattern Babel can use: {exc}") from None
     if not text.strip():
         raise BuildError(f"{key} makes no text (an empty pattern?)")
+    return made
+
+
+class DateText:
+    """One build's date formats: ``text`` for the element, ``title`` for its title."""
+
+    def __init__(self, language: str, text_format: str, title_format: str) -> None:
+        locale = _locale(language)
+        self.text = _format("date_format", text_format, locale, with_time=False)
+        self.title = _format("date_title_format", title_format, locale, with_time=True)
 
 
 def install_date_filters(env: jinja2.Environment, language: str, strings: dict[str, str]) -> None:
