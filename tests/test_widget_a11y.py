@@ -89,6 +89,8 @@ def test_widget_a11y_no_violations_at_any_impact(
         (False, 'class="afterword-dark"', DARK_ACCENT),
         (True, 'data-theme="light"', LIGHT_ACCENT),
         (True, 'class="afterword-light"', LIGHT_ACCENT),
+        (False, 'data-md-color-scheme="slate"', DARK_ACCENT),  # Material for MkDocs' dark
+        (True, 'data-md-color-scheme="default"', LIGHT_ACCENT),  # and its light palette
     ],
 )
 def test_widget_theme_hook_beats_system_setting(
