@@ -198,7 +198,7 @@ def shoot(browser: Browser, site: Scene, out: Path) -> list[Path]:
     made: list[Path] = []
 
     def save(page: Page, name: str, selector: str | None = None) -> None:
-        """The whole page, or the full-width band around ``selector`` (16 px above, below)."""
+        """The whole page, or the full-width band around ``selector`` (16 px above, 8 below)."""
         path = out / f"{name}.png"
         if selector is None:
             page.screenshot(path=str(path), full_page=True, animations="disabled")
@@ -206,7 +206,7 @@ def shoot(browser: Browser, site: Scene, out: Path) -> list[Path]:
             box = page.locator(selector).bounding_box()
             assert box is not None, f"{selector} is not on the page"
             top = max(0.0, box["y"] + page.evaluate("scrollY") - 16)
-            clip = {"x": 0, "y": top, "width": WIDTH, "height": box["height"] + 32}
+            clip = {"x": 0, "y": top, "width": WIDTH, "height": box["height"] + 24}
             page.screenshot(path=str(path), full_page=True, clip=clip, animations="disabled")
         made.append(path)
         page.context.close()
