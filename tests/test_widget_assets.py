@@ -16,7 +16,7 @@ import pytest
 from afterword.widget import LANGUAGES, compact_source, widget_assets, widget_strings
 
 JS_BUDGET = 4096
-CSS_BUDGET = 2048
+CSS_BUDGET = 2560
 WIDGET = resources.files("afterword.widget")
 
 

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import babel
+
 from afterword.builder.render import template_sources
 from afterword.config import Config
 from afterword.markup import RENDERER_VERSION
@@ -53,6 +55,7 @@ def fingerprint(config: Config) -> str:
             config.build.feed_size,
         ],
         "widget_strings": widget_strings(config.site.language),
+        "babel": babel.__version__,  # month names and date patterns (builder/dates.py)
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for name, data in template_sources(config):

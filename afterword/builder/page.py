@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from afterword.builder.avatar import Avatar, AvatarMaker
+from afterword.builder.dates import install_date_filters
 from afterword.builder.feeds import FeedSite, page_feed
 from afterword.builder.render import (
     dump_json,
@@ -44,9 +45,10 @@ class PageRenderer:
     def __init__(self, config: Config, secret: bytes, now: datetime) -> None:
         env = make_environment(config.build.templates_dir)
         self.config = config
+        self.strings = load_strings(config.site.language, config.build.templates_dir)
+        install_date_filters(env, config.site.language, self.strings)  # before compiling
         self.thread_template = get_template(env, "thread.html")
         self.empty_template = get_template(env, "empty.html")
-        self.strings = load_strings(config.site.language, config.build.templates_dir)
         self.strings_json = json.dumps(
             widget_strings(config.site.language), ensure_ascii=False, sort_keys=True
         )
