@@ -29,6 +29,7 @@ from afterword.store import Store
 from afterword.watch import Watcher
 
 log = logging.getLogger("afterword.pipeline")
+PULLER_STOP_SECONDS = 10.0  # a long poll in flight ends within WATCH_WAIT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def watch(
     """Rebuild whenever the database, the templates or the config change, until stopped.
 
     A failing after command is logged (one line) and watching goes on: the publish worked.
+    With ``intake.queue`` set to an SQS queue, a thread also pulls what the intakes queued
+    (``intake.pull``); what it stores changes the database, which the watcher notices.
     """
     failed_after: set[str] = set()
 
@@ -132,5 +135,16 @@ def watch(
             )
         return report.summary()
 
+    stopping = stop or threading.Event()
+    puller = None
+    if config.intake.queue != "sqlite":  # intakes elsewhere queue in SQS: store what comes
+        from afterword.intake.pull import pull_in_background  # boto3 only in SQS mode
+
+        puller = pull_in_background(config, stopping)
     watcher = Watcher(config, run, store=store, poll=config.watch.poll if poll is None else poll)
-    watcher.run(stop or threading.Event())
+    try:
+        watcher.run(stopping)
+    finally:
+        stopping.set()
+        if puller is not None:
+            puller.join(PULLER_STOP_SECONDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -279,3 +280,80 @@ def queue_error_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Call
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto_endpoint)
 
     return apply
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.slow
+def test_watch_pulls_the_queue_and_publishes_what_is_approved(
+    config: Config, store: Store, queue: str, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    source = Path(str(config.source))
+    source.write_text(source.read_text() + f'\n[targets.site]\nkind = "local"\npath = "{mirror}"\n')
+    env = afterword_env({"AFTERWORD_INTAKE_QUEUE": queue, "AFTERWORD_WATCH_SETTLE_SECONDS": "0.3"})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "--config", str(source), "watch"],
+        cwd=config.root, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        send(queue, message(config, body="through the queue, then watch"))
+        assert wait_until(lambda: len(rows(store)) == 1, 30), "watch did not pull the message"
+        assert rows(store)[0]["status"] == "pending"
+        approve = run_afterword("--config", str(source), "approve", str(rows(store)[0]["id"]),
+                                cwd=config.root)  # fmt: skip
+        assert approve.returncode == 0, approve.stderr
+        published = mirror / "threads" / "blog" / "hello" / "comments.json"
+        assert wait_until(
+            lambda: published.exists() and b"through the queue" in published.read_bytes(), 30
+        ), "watch did not publish the approved comment"
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert "pulled from the queue: 1 stored, 0 refused" in err
+    assert queued_count(queue) == 0
+
+
+@pytest.mark.slow
+def test_watch_goes_on_when_the_queue_cannot_be_reached(
+    config: Config, store: Store, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    source = Path(str(config.source))
+    source.write_text(source.read_text() + f'\n[targets.site]\nkind = "local"\npath = "{mirror}"\n')
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = afterword_env({
+        "AFTERWORD_INTAKE_QUEUE": f"{closed}/123456789012/gone",
+        "AWS_ENDPOINT_URL_SQS": closed,
+        "AWS_MAX_ATTEMPTS": "1",
+        "AFTERWORD_WATCH_SETTLE_SECONDS": "0.3",
+    })  # fmt: skip
+    pending = add_rendered(store, "approved while the queue is down", page_key="/blog/hello/",
+                           status="pending")  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "--config", str(source), "watch"],
+        cwd=config.root, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)  # let the puller fail at least once
+        approve = run_afterword("--config", str(source), "approve", str(pending.id),
+                                cwd=config.root)  # fmt: skip
+        assert approve.returncode == 0, approve.stderr
+        published = mirror / "threads" / "blog" / "hello" / "comments.json"
+        assert wait_until(lambda: published.exists(), 30), "watch stopped publishing"
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert "pulling from the queue failed (retrying in 1 s): cannot reach SQS" in err
+    assert "Traceback" not in err

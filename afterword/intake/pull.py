@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,14 +31,14 @@ from datetime import timedelta
 from typing import Any
 
 from afterword.config import Config
-from afterword.errors import CommentRejected, ConfigError
+from afterword.errors import AfterwordError, CommentRejected, ConfigError
 from afterword.intake.batch import Cutoffs, Entry, apply_batch
 from afterword.intake.envelope import MalformedMessage, QueuedSubmission
-from afterword.intake.sqs import queue_errors
+from afterword.intake.sqs import queue_errors, sqs_client
 from afterword.intake.validate import validate_submission
 from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.privacy import hash_address
-from afterword.store import Store, format_time, parse_time, site_secret
+from afterword.store import Store, format_time, open_store, parse_time, site_secret
 from afterword.store.models import NewComment
 from afterword.store.pulled import PULL_SOURCE, log_refusals, stored_message_ids
 from afterword.store.submissions import ensure_pages, insert_batch
@@ -45,6 +46,9 @@ from afterword.store.submissions import ensure_pages, insert_batch
 log = logging.getLogger("afterword.pull")
 
 RECEIVE_MAX = 10  # SQS's own limit per ReceiveMessage and per DeleteMessageBatch
+WATCH_WAIT_SECONDS = 2  # watch's long poll: short enough for Ctrl-C to stop it promptly
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
 FLOOD_CODES = {"rate_limited"}
 
 
@@ -291,3 +295,50 @@ def _store_refusals(
     ensure_pages(conn, {row.page_key: row.page_url for row in rows})
     ids = insert_batch(conn, rows)
     log_refusals(conn, [(i, r.status, why) for i, r, why in zip(ids, rows, reasons, strict=True)])
+
+
+def pull_in_background(config: Config, stop: threading.Event) -> threading.Thread:
+    """``afterword watch`` with an SQS queue: a thread that keeps pulling until ``stop``.
+
+    It owns its own database connection. A failure (SQS unreachable, the database locked) is
+    one log line and a retry with exponential backoff: watch keeps publishing meanwhile, and
+    nothing is lost — the messages wait in the queue.
+    """
+    thread = threading.Thread(
+        target=_pull_until, args=(config, stop), name="afterword-pull", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _pull_until(config: Config, stop: threading.Event) -> None:
+    url = queue_url(config)
+    backoff = BACKOFF_FIRST
+    stored = [0, 0]  # stored, refused: what the last log line already said
+
+    def logged(report: PullReport) -> None:
+        new = [report.stored - stored[0], report.refused - stored[1]]
+        if any(new):
+            log.info("pulled from the queue: %d stored, %d refused", *new)
+        stored[:] = [report.stored, report.refused]
+
+    while not stop.is_set():
+        try:
+            with open_store(
+                config.database_path, busy_timeout_ms=config.database.busy_timeout_ms
+            ) as store:
+                stored[:] = [0, 0]
+                pull_queue(
+                    config,
+                    store,
+                    sqs_client(url),
+                    once=False,
+                    wait_seconds=WATCH_WAIT_SECONDS,
+                    on_batch=logged,
+                    stop=stop.is_set,
+                )
+            backoff = BACKOFF_FIRST
+        except AfterwordError as exc:
+            log.error("pulling from the queue failed (retrying in %.0f s): %s", backoff, exc)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
