@@ -245,7 +245,9 @@
       return;
     }
     element.style.minHeight ||= "10em";
-    if (/^#c\d+$/.test(location.hash)) {
+    // Already in view (or linked to): fetch now rather than a frame later from the observer.
+    const box = element.getBoundingClientRect();
+    if (/^#c\d+$/.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
       load(element);
     } else {
       watch(element);
