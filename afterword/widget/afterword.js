@@ -244,7 +244,11 @@
       setup(element, included);
       return;
     }
-    element.style.minHeight ||= "10em";
+    // Room for the thread until it arrives, unless the page reserved its own.
+    element.aw.reserved = !element.style.minHeight;
+    if (element.aw.reserved) {
+      element.style.minHeight = "10em";
+    }
     // Already in view (or linked to): fetch now rather than a frame later from the observer.
     const box = element.getBoundingClientRect();
     if (/^#c\d+$/.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
@@ -288,7 +292,9 @@
     try {
       const [section] = await Promise.all([fetchPage(state), loadStylesheet(state.options)]);
       element.replaceChildren(section);
-      element.style.minHeight = "";
+      if (state.reserved) {
+        element.style.minHeight = "";
+      }
       setup(element, section);
       // A link to a comment on a later part: the second module fetches parts until it shows.
       const target = location.hash.slice(1);
