@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -365,3 +367,40 @@ def test_widget_count_cache_expires(site: Site, browser_page: Page) -> None:
     browser_page.wait_for_function(
         "document.querySelector('[data-afterword-count]').textContent == '2 comments'"
     )
+
+
+def test_widget_identicons_drawn_like_the_builder(site: Site, browser_page: Page) -> None:
+    """The SVG drawn from the seed has the colour and path of the builder's own picture."""
+    for n in range(6):
+        site.comment("/blog/faces/", f"Face {n}", author=f"Reader {n}")
+    site.cli("build")
+    thread = site.root / "comments" / page_folder("/blog/faces/") / "comments.json"
+    expected = {}
+    for comment in json.loads(thread.read_text("utf-8"))["comments"]:
+        svg = unquote(comment["avatar"])
+        fill, path = re.search(r"<path fill='(#\w+)' d='([^']+)'", svg).groups()  # type: ignore[union-attr]
+        expected[f"c{comment['id']}"] = [fill, path]
+    browser_page.goto(site.page("/blog/faces/", "<div data-afterword></div>"))
+    browser_page.locator(".afterword-avatar svg").nth(5).wait_for()
+    drawn = browser_page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.afterword-comment')].map(
+          (li) => { const p = li.querySelector('.afterword-avatar path');
+          return [li.id, [p.getAttribute('fill'), p.getAttribute('d')]]; }))"""
+    )
+    assert drawn == expected
+    assert browser_page.locator(".afterword-avatar[style], .afterword-avatar [style]").count() == 0
+
+
+def test_widget_identicon_bad_seed_draws_nothing(site: Site, browser_page: Page) -> None:
+    """A seed that is not "<6 hex>-<hex>" (a hand-edited template) leaves the avatar empty."""
+    bad = (
+        '<section class="afterword-thread" data-page="/x/" data-strings="{}">'
+        '<ol class="afterword-comments"><li class="afterword-comment" id="c1" data-id="1">'
+        '<span class="afterword-avatar" data-identicon="red&quot;/&gt;-1"></span></li></ol>'
+        "</section>"
+    )
+    browser_page.goto(site.page("/x/", f'<div data-afterword data-page="/x/">{bad}</div>'))
+    browser_page.wait_for_function("window.afterword.form")
+    avatar = browser_page.locator(".afterword-avatar")
+    assert avatar.get_attribute("data-identicon") is None
+    assert avatar.inner_html() == ""
