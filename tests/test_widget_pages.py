@@ -404,3 +404,15 @@ def test_widget_identicon_bad_seed_draws_nothing(site: Site, browser_page: Page)
     avatar = browser_page.locator(".afterword-avatar")
     assert avatar.get_attribute("data-identicon") is None
     assert avatar.inner_html() == ""
+
+
+def test_widget_form_posts_plainly_when_module_cannot_load(site: Site, browser_page: Page) -> None:
+    """The second module blocked (an ad blocker, a flaky network): the form still posts."""
+    browser_page.route("**/afterword-form.*.js", lambda route: route.abort())
+    browser_page.goto(site.page("/blog/blocked/", "<div data-afterword></div>"))
+    browser_page.fill(".afterword-form [name=body]", "Sent without the module")
+    browser_page.fill(".afterword-form [name=author]", "Zoë")
+    with browser_page.expect_navigation():
+        browser_page.locator(".afterword-form [type=submit]").click()
+    assert browser_page.url.endswith("/blog/blocked/#afterword-pending")
+    assert "Sent without the module" in site.cli("queue")
