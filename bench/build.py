@@ -3,6 +3,12 @@
     python bench/build.py                      # the figures in docs/benchmarks.md
     python bench/build.py --quick              # small sizes, a few seconds
     python bench/build.py --full-pages 2000 --incremental-sizes 1000 --nochange-pages 1000
+    python bench/build.py --quick --compare /tmp/old-tree   # side by side with another tree
+
+Every figure is measured ``--repeat`` times (default 3) and printed with its median. A full
+build starts from an empty output folder each time. With ``--compare`` (a source tree, e.g.
+``git worktree add /tmp/old-tree <commit>``) each measurement runs under both trees, one
+after the other in every repetition, each tree on a site it generated itself.
 
 Each site is generated with direct bulk SQL (fast ``executemany``; allowed in bench code
 only): N pages in dated folders (``/blog/<year>/<slug>/``, some non-ASCII), ~20 approved
@@ -19,6 +25,8 @@ import json
 import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +34,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent
 
 ASCII_WORDS = "static site comment build cache edge widget thread reply markdown privacy"
 OTHER_WORDS = "café naïve über straße 東京 評論 déjà vu résumé mañana 你好 привет"
@@ -102,6 +111,8 @@ def child(site: str, mode: str) -> None:
 
     os.chdir(site)
     config = load_config(Path(site) / "afterword.toml")
+    if mode == "full":
+        shutil.rmtree(config.output_dir, ignore_errors=True)
     with open_store(config.database_path) as store:
         if mode == "incremental":
             key = store.scalar("SELECT key FROM pages ORDER BY random() LIMIT 1")
@@ -151,57 +162,95 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(site: Path, mode: str) -> dict[str, float]:
+def measure(site: Path, mode: str, tree: Path) -> dict[str, float]:
+    """One build in a child process running ``tree``'s afterword."""
     out = subprocess.run(
         [sys.executable, str(HERE), "--child", mode, "--site", str(site)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
+def generate(site: Path, pages: int, tree: Path) -> Path:
+    """``generate_site`` in a child running ``tree`` (each tree makes its own schema)."""
+    subprocess.run(
+        [sys.executable, str(HERE), "--child", "generate", "--site", str(site),
+         "--pages", str(pages)],
+        check=True, env={**os.environ, "PYTHONPATH": str(tree)},
+    )  # fmt: skip
+    return site
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def series(runs: list[dict[str, float]], key: str = "seconds", digits: int = 2) -> str:
+    values = " · ".join(f"{r[key]:.{digits}f}" for r in runs)
+    return f"median {median(runs, key):.{digits}f} s ({values})"
+
+
 def run(args: argparse.Namespace) -> None:
-    print(f"# afterword builder bench — {os.cpu_count()} CPU(s); machine may be shared", flush=True)
+    trees = {"this tree": ROOT}
+    if args.compare:
+        trees["compared"] = Path(args.compare).resolve()
+    print(
+        f"# afterword builder bench — {os.cpu_count()} CPU(s); machine may be shared; "
+        f"{args.repeat} repetitions, median; trees: "
+        + ", ".join(f"{name} = {path}" for name, path in trees.items()),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="afterword-bench-") as tmp:
         base = Path(tmp)
         if args.full_pages:
-            site = generate_site(base / "full", args.full_pages)
-            r = measure(site, "full")
-            rate = r["comments"] / r["seconds"]
-            print(
-                f"full build: {args.full_pages} pages / {r['comments']} comments: "
-                f"{r['seconds']:.2f} s ({r['cpu_seconds']:.2f} s CPU), {rate:,.0f} comments/s, "
-                f"peak RSS {r['peak_rss_mb']} MB (largest worker {r['worker_peak_rss_mb']} MB), "
-                f"{r['files_written']} files",
-                flush=True,
-            )
+            full_sites = {
+                name: generate(base / f"full-{n}", args.full_pages, tree)
+                for n, (name, tree) in enumerate(trees.items())
+            }
+            full_runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+            for _ in range(args.repeat):
+                for name, tree in trees.items():
+                    full_runs[name].append(measure(full_sites[name], "full", tree))
+            for name, runs in full_runs.items():
+                comments = runs[0]["comments"]
+                rate = comments / median(runs, "seconds")
+                print(
+                    f"full build [{name}]: {args.full_pages} pages / {comments:.0f} comments: "
+                    f"{series(runs)}, CPU median {median(runs, 'cpu_seconds'):.2f} s, "
+                    f"{rate:,.0f} comments/s, peak RSS median {median(runs, 'peak_rss_mb')} MB "
+                    f"(largest worker {median(runs, 'worker_peak_rss_mb')} MB), "
+                    f"{runs[0]['files_written']:.0f} files",
+                    flush=True,
+                )
         sizes = sorted(set(args.incremental_sizes) | {args.nochange_pages} - {0})
         for pages in sizes:
-            site = generate_site(base / f"site{pages}", pages)
-            r = measure(site, "full")
-            print(
-                f"  (first full build of {pages} pages: {r['seconds']:.1f} s, "
-                f"{r['cpu_seconds']:.1f} s CPU, peak RSS {r['peak_rss_mb']} MB)",
-                flush=True,
-            )
-            if pages in args.incremental_sizes:
-                runs = [measure(site, "incremental") for _ in range(args.repeat)]
-                worst = max(runs, key=lambda r: r["seconds"])
+            sites = {}
+            for n, (name, tree) in enumerate(trees.items()):
+                sites[name] = generate(base / f"site{pages}-{n}", pages, tree)
+                r = measure(sites[name], "full", tree)
                 print(
-                    f"incremental after one approval, {pages} pages: "
-                    f"{min(r['seconds'] for r in runs):.3f}–{worst['seconds']:.3f} s, "
-                    f"{max(r['files_written'] for r in runs):.0f} files written",
+                    f"  [{name}] first full build of {pages} pages: {r['seconds']:.1f} s, "
+                    f"{r['cpu_seconds']:.1f} s CPU, peak RSS {r['peak_rss_mb']} MB",
                     flush=True,
                 )
-            if pages == args.nochange_pages:
-                r = measure(site, "nochange")
-                print(
-                    f"no-change build, {pages} pages: {r['seconds']:.3f} s, "
-                    f"{r['files_written']:.0f} files written",
-                    flush=True,
-                )
+            modes = [("incremental", "incremental after one approval")] * (
+                pages in args.incremental_sizes
+            ) + [("nochange", "no-change build")] * (pages == args.nochange_pages)
+            for mode, label in modes:
+                paired: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+                for _ in range(args.repeat):  # side by side: the trees alternate
+                    for name, tree in trees.items():
+                        paired[name].append(measure(sites[name], mode, tree))
+                for name, measured in paired.items():
+                    print(
+                        f"{label} [{name}], {pages} pages: {series(measured, digits=3)}, "
+                        f"{max(r['files_written'] for r in measured):.0f} files written",
+                        flush=True,
+                    )
 
 
 def main() -> None:
@@ -215,9 +264,14 @@ def main() -> None:
     parser.add_argument("--nochange-pages", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1,000-page sizes only")
-    parser.add_argument("--child", choices=["full", "incremental", "nochange"])
+    parser.add_argument("--compare", help="another source tree to measure side by side")
+    parser.add_argument("--child", choices=["generate", "full", "incremental", "nochange"])
     parser.add_argument("--site")
+    parser.add_argument("--pages", type=int, help="with --child generate")
     args = parser.parse_args()
+    if args.child == "generate":
+        generate_site(Path(args.site), args.pages)
+        return
     if args.child:
         child(args.site, args.child)
         return

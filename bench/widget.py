@@ -14,9 +14,15 @@ on loopback and loads a page whose comment container is in view, in Debian's Chr
   difference is what lazy loading costs; the floor is this machine's headless Chromium.
 - bytes a reader downloads for the comments: afterword.js (the reader core) + the form
   module it loads when idle + afterword.css + the page's fragment, gzipped at level 6 as a
-  CDN would serve them (level 9 shown too), against Isso's 22.3 KB widget + 35.5 KB thread.
+  CDN would serve them (level 9 shown too).
 - fragment weight: raw bytes of the thread fragment per comment (issue 13: at most 500 B),
   and of that the avatar's share (a ``data-identicon`` seed the widget draws).
+- the same bytes for Isso, measured, when ``--isso-python`` names an interpreter with Isso
+  installed (``python3 -m venv /tmp/isso && /tmp/isso/bin/pip install isso==0.14.0``): its
+  ``embed.min.js`` and ``css/isso.css`` as shipped in the package, and the JSON its server
+  answers for the thread fetch the widget makes (``GET /?uri=…&nested_limit=5``) after the
+  same comments were posted to it over HTTP (a third as replies), all gzip-6. Without
+  ``--isso-python`` no comparison is printed.
 """
 
 from __future__ import annotations
@@ -25,13 +31,18 @@ import argparse
 import gzip
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's afterword
 from fixtures_browser import CHROMIUM_ARGS  # the tests' flags: no outside connection
 
 from afterword.builder import build_site
@@ -44,7 +55,6 @@ from afterword.store import open_store
 
 KEY = "/blog/post/"
 INLINE = "/blog/inline/"  # the same thread included at build time: the floor
-ISSO_KB = (22.3, 35.5)
 PARAGRAPHS = [
     "I tried this on a **large** site and the build stayed *fast*: "
     "see [the notes](https://example.org/notes).",
@@ -147,6 +157,74 @@ def time_loads(
     return times, inserted, floor
 
 
+ISSO_CONFIG = """[general]
+dbpath = {folder}/isso.db
+host = http://127.0.0.1:{site_port}/
+[server]
+listen = http://127.0.0.1:{port}/
+[guard]
+enabled = false
+[moderation]
+enabled = false
+"""
+ISSO_RUN = (
+    "import sys; from isso import main; sys.argv = ['isso', '-c', sys.argv[1], 'run']; main()"
+)
+ISSO_FILES = "import isso, pathlib; print(pathlib.Path(isso.__file__).parent)"
+
+
+def measure_isso(python: str, comments: int) -> dict[str, bytes]:
+    """Isso's widget files and its thread answer for ``comments`` comments posted over HTTP."""
+    package = Path(subprocess.run([python, "-c", ISSO_FILES], check=True, capture_output=True,
+                                  text=True).stdout.strip())  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        port, site_port = free_port(), free_port()
+        config = Path(folder) / "isso.cfg"
+        config.write_text(ISSO_CONFIG.format(folder=folder, site_port=site_port, port=port))
+        server = subprocess.Popen(
+            [python, "-c", ISSO_RUN, str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            api = f"http://127.0.0.1:{port}"
+            uri = quote(KEY, safe="")
+            _wait_for(f"{api}/?uri={uri}")
+            ids: list[int] = []
+            for n in range(comments):
+                body = {
+                    "text": f"{PARAGRAPHS[n % len(PARAGRAPHS)]}\n\nComment {n}.",
+                    "author": f"Reader {n}",
+                    "website": None,
+                    "email": None,
+                    "title": "A post",
+                    "parent": ids[n - 1] if n % 3 == 2 else None,
+                }
+                answer = httpx.post(f"{api}/new?uri={uri}", json=body, timeout=10)
+                answer.raise_for_status()
+                ids.append(int(answer.json()["id"]))
+            thread = httpx.get(f"{api}/?uri={uri}&nested_limit=5", timeout=10)
+            thread.raise_for_status()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return {
+        "embed.min.js": (package / "js" / "embed.min.js").read_bytes(),
+        "isso.css": (package / "css" / "isso.css").read_bytes(),
+        "thread JSON": thread.content,
+    }
+
+
+def _wait_for(url: str) -> None:
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("Isso did not start")
+
+
 def gzip_kb(data: bytes, level: int) -> float:
     return len(gzip.compress(data, compresslevel=level, mtime=0)) / 1000
 
@@ -155,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=20)
     parser.add_argument("--comments", type=int, default=50)
+    parser.add_argument("--isso-python", help="an interpreter with Isso installed, to measure it")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         public, base_url = make_site(Path(folder), args.comments)
@@ -196,12 +275,23 @@ def main(argv: list[str] | None = None) -> int:
         f" part 1), of which avatar {sum(map(len, avatars)) / max(len(avatars), 1):.0f} B;"
         " target <= 500 B"
     )
-    isso = sum(ISSO_KB)
     print(
         f"bytes for a page with {args.comments} comments (JS + CSS + fragment, gzip-6): "
-        f"{total6:.1f} KB vs Isso {ISSO_KB[0]} + {ISSO_KB[1]} = {isso:.1f} KB"
-        f" ({isso / total6:.1f}x less)"
+        f"{total6:.1f} KB"
     )
+    if args.isso_python:
+        isso = measure_isso(args.isso_python, args.comments)
+        isso6 = 0.0
+        for name, data in isso.items():
+            isso6 += gzip_kb(data, 6)
+            print(
+                f"  Isso {name:14} raw {len(data) / 1000:6.1f} KB  "
+                f"gzip-6 {gzip_kb(data, 6):5.1f} KB"
+            )
+        print(
+            f"Isso, measured (same {args.comments} comments): {isso6:.1f} KB gzip-6; "
+            f"afterword needs {isso6 / total6:.1f}x less"
+        )
     return 0
 
 

@@ -144,7 +144,8 @@ def json_commands(group: click.Group = main, prefix: str = "") -> Iterator[str]:
 
 
 def test_every_json_command_is_covered_below() -> None:
-    assert set(json_commands()) - {"doctor"} == set(JSON_ARGS)
+    # doctor reports a missing database as one of its checks; policy reads only the config.
+    assert set(json_commands()) - {"doctor", "policy"} == set(JSON_ARGS)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fixtures_intake import UNLIMITED, configured
 
 from afterword.config import Config
 from afterword.errors import CommentNotStored, CommentRejected, StorageBusy
@@ -118,7 +119,7 @@ def test_writer_stop_commits_what_is_queued(config: Config, store: Store) -> Non
         await asyncio.to_thread(writer.stop)
         return list(await asyncio.gather(*pending))
 
-    writer = Writer(config)
+    writer = Writer(configured(config, limits=UNLIMITED))  # twenty from one client
     writer.start()
     stored = asyncio.run(submit_many(writer))
     assert len({s.id for s in stored}) == 20
@@ -171,7 +172,7 @@ def test_writer_batch_counts_approvals_made_earlier_in_the_batch(
 
 
 def test_writer_batch_ids_follow_the_queue_order(config: Config, store: Store) -> None:
-    writer = Writer(config)
+    writer = Writer(configured(config, limits=UNLIMITED))  # twelve from one client
     writer.start()
     jobs = [(_submission(f"n{i}"), f"<p>{i}</p>") for i in range(12)]
     try:

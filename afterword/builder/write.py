@@ -2,10 +2,11 @@
 
 A file whose bytes are already on disk is left alone, so its mtime stays and tools that sync
 by mtime (rsync, a local target) see no change. New bytes go to a temporary file that is
-renamed over the old one, so a reader (or a crash) never sees half a file. The manifest rows
-are recorded in batches, in the same transaction as the page versions they came from; if the
-process dies between writing files and recording them, the pages are still dirty and the next
-build finds the bytes already in place and only records them.
+renamed over the old one (or into place for a new file), so a reader, a crash or a full disk
+never leaves half a file under a final name. The manifest rows are recorded in batches, in
+the same transaction as the page versions they came from; if the process dies between
+writing files and recording them, the pages are still dirty and the next build finds the
+bytes already in place and only records them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -174,22 +176,25 @@ def _same_bytes(path: Path, data: bytes) -> bool:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace through a renamed temporary file; a new file is created exclusively in place.
+    """Write a uniquely named temporary sibling, then rename it over ``path``.
 
-    Creating with ``O_EXCL`` is as safe as a rename for a file nobody can be reading yet, and
-    halves the metadata work of a first build.
+    Every file, new or replaced: a write cut short (disk full, file-size limit, a killed
+    worker) leaves at most a stray temporary, never a truncated file under the final name
+    that a later build would take for finished and a publish would ship. The temporary is
+    removed when the write fails. There is no fsync per file: a full build writes tens of
+    thousands, and what a power cut could still damage is caught later — publish re-hashes
+    every file against the manifest before uploading it and refuses a mismatch.
     """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         try:
-            with open(path, "xb") as handle:
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            return
-        except FileExistsError:
-            pass
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise BuildError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, publish, pull, serve, transfer
+from afterword.cli import build, demo, moderation, policy, publish, pull, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -51,6 +51,7 @@ WORKFLOW = (
     publish.rebuild,
     publish.watch,
     publish.doctor,
+    policy.policy,
     transfer.import_group,
     transfer.export,
     transfer.erase,

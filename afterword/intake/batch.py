@@ -40,8 +40,8 @@ from afterword.store.models import NewComment, format_time, parse_time
 from afterword.store.recent import accepted_times
 from afterword.store.submissions import (
     DuplicateKey,
+    approved_counts,
     closed_among,
-    count_approved_for_email,
     duplicates_among,
     ensure_pages,
     insert_batch,
@@ -84,7 +84,7 @@ class Cutoffs:
 
 
 class _Facts:
-    """The database's answers for the whole batch, fetched up front (three queries)."""
+    """The database's answers for the whole batch, fetched up front (one query per rule)."""
 
     def __init__(
         self, conn: sqlite3.Connection, config: Config, entries: Sequence[Entry], cut: Cutoffs
@@ -97,6 +97,9 @@ class _Facts:
         since = cut.duplicates_since
         self.seen = duplicates_among(conn, keys, since) if self.check_duplicates else set()
         self.approved_in_batch: Counter[str] = Counter()
+        asks = config.moderation.auto_approve_after > 0
+        emails = (s.email for s in subs if asks and not s.honeypot)
+        self.approved_before = approved_counts(conn, emails)
         self.limited = shared_window_seconds(config.limits) > 0
         self.accepted: dict[str, list[str]] = {}
         if self.limited and entries:
@@ -119,7 +122,7 @@ def apply_batch(
     rows: list[NewComment] = []
     for entry in entries:
         try:
-            status = _decide(conn, config, entry, facts)
+            status = _decide(config, entry, facts)
         except CommentRejected as exc:
             outcomes.append(exc)
             continue
@@ -138,7 +141,7 @@ def apply_batch(
     return result
 
 
-def _decide(conn: sqlite3.Connection, config: Config, entry: Entry, facts: _Facts) -> str:
+def _decide(config: Config, entry: Entry, facts: _Facts) -> str:
     sub = entry.submission
     if sub.page_key in facts.closed:
         raise CommentRejected("comments on this page are closed", code="closed", status=403)
@@ -158,7 +161,8 @@ def _decide(conn: sqlite3.Connection, config: Config, entry: Entry, facts: _Fact
         return "spam"
 
     def approved_count(email: str) -> int:
-        return count_approved_for_email(conn, email) + facts.approved_in_batch[email.lower()]
+        earlier = facts.approved_before.get(sub.email, 0)
+        return earlier + facts.approved_in_batch[email.lower()]
 
     status = initial_status(config, approved_count, sub.email, entry.body_html)
     if status == "approved":

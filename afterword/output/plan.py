@@ -1,4 +1,4 @@
-"""The diff between the build manifest and what a target holds: pure, no I/O.
+"""What one publish does, from the diff ``store.publish.read_changes`` computed in SQL: pure.
 
 Uploads are keys whose sha256 differs from the published one (or that the target lacks);
 deletions are keys the target holds that the manifest no longer has. The paths to invalidate
@@ -9,10 +9,11 @@ comment), but nobody can have fetched a hashed name before it existed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from afterword.store.build import ObjectRow
+from afterword.store.publish import Pending
 
 MAX_PATHS_PER_INVALIDATION = 1000  # well below CloudFront's 3,000 paths in progress
 
@@ -34,16 +35,13 @@ class Plan:
         return sum(entry.size for entry in self.uploads)
 
 
-def make_plan(manifest: Mapping[str, ObjectRow], published: Mapping[str, str]) -> Plan:
-    """Diff ``manifest`` against ``published`` ({key: sha256}); sorted for stable output."""
-    uploads = tuple(
-        manifest[key] for key in sorted(manifest) if published.get(key) != manifest[key].sha256
-    )
-    deletions = tuple(sorted(key for key in published if key not in manifest))
-    changed = sorted(
-        [entry.key for entry in uploads if not _new_hashed(entry, published)] + list(deletions)
-    )
-    return Plan(uploads=uploads, deletions=deletions, changed_keys=tuple(changed))
+def make_plan(uploads: Sequence[Pending], deletions: Sequence[str]) -> Plan:
+    """The plan for the changed rows (each with whether the target holds a version of it)
+    and vanished keys; sorted for stable output."""
+    ordered = sorted(uploads, key=lambda pending: pending.row.key)
+    gone = tuple(sorted(deletions))
+    changed = sorted([p.row.key for p in ordered if not _new_hashed(p)] + list(gone))
+    return Plan(uploads=tuple(p.row for p in ordered), deletions=gone, changed_keys=tuple(changed))
 
 
 def batch_paths(paths: list[str], *, wildcard: str, wildcard_over: int) -> list[list[str]]:
@@ -56,5 +54,5 @@ def batch_paths(paths: list[str], *, wildcard: str, wildcard_over: int) -> list[
     return [paths[start : start + size] for start in range(0, len(paths), size)]
 
 
-def _new_hashed(entry: ObjectRow, published: Mapping[str, str]) -> bool:
-    return entry.cache_class == "immutable" and entry.key not in published
+def _new_hashed(pending: Pending) -> bool:
+    return pending.row.cache_class == "immutable" and not pending.held

@@ -28,12 +28,7 @@ from afterword.output.invalidate import flush_invalidations, owe_invalidations
 from afterword.output.plan import Plan, make_plan
 from afterword.store import Store
 from afterword.store.build import ObjectRow
-from afterword.store.publish import (
-    read_manifest,
-    read_published,
-    record_deleted,
-    record_uploaded,
-)
+from afterword.store.publish import mark_synced, read_changes, record_deleted, record_uploaded
 
 Progress = Callable[[int, int], None]
 COMMIT_SECONDS = 0.25
@@ -82,14 +77,16 @@ def publish_changes(
     cdn = open_cdn(target_name, settings)
     started = time.monotonic()
     try:
-        held = {} if full else read_published(store, target_name)
-        plan = make_plan(read_manifest(store), held)
+        changes = read_changes(store, target_name, full=full)
+        plan = make_plan(changes.uploads, changes.deletions)
         if dry_run:
             return _report(target_name, plan, started, dry_run=True)
         if cdn is not None:
             owe_invalidations(store, target_name, cdn, plan, settings.invalidation_wildcard_over)
         transfer = Transfer(config, store, settings, target, cdn is not None)
         transfer.run(plan, on_progress)
+        if not full:  # a full publish deletes nothing, so it cannot vouch for deletions
+            mark_synced(store, target_name, changes.clock)
         outcome = flush_invalidations(store, target_name, cdn)
     finally:
         target.close()

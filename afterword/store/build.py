@@ -175,7 +175,10 @@ def count_approved(store: Store, page_key: str) -> int:
 
 
 def get_object(store: Store, key: str) -> ObjectRow | None:
-    row = store.conn.execute("SELECT * FROM objects WHERE key = ?", (key,)).fetchone()
+    row = store.conn.execute(
+        "SELECT key, sha256, size, content_type, cache_class, page_key FROM objects WHERE key = ?",
+        (key,),
+    ).fetchone()
     return None if row is None else ObjectRow(*tuple(row))
 
 

@@ -110,9 +110,11 @@ def count_by_status(store: Store) -> dict[str, int]:
 
 
 def count_approved_by_email(store: Store, email: str) -> int:
+    """Approved comments from this address, through the ``comments_email_key`` index."""
     return int(
         store.scalar(
-            "SELECT count(*) FROM comments WHERE email = ? COLLATE NOCASE AND status = 'approved'",
+            "SELECT count(*) FROM comments WHERE email_key = lower(trim(?)) AND email_key != '' "
+            "AND status = 'approved'",
             (email,),
         )
     )

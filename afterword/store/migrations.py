@@ -109,3 +109,70 @@ def comments_client(db: Any) -> None:
         "CREATE INDEX comments_client ON comments (ip_hash, created) "
         "WHERE status IN ('pending', 'approved')"
     )
+
+
+@migrations(name="0003_email_key")
+def email_key(db: Any) -> None:
+    """``comments.email_key``: the address as the auto-approval rule compares it, indexed.
+
+    ``email = ? COLLATE NOCASE`` cannot use the binary ``comments_email`` index, so counting
+    one address's approved comments scanned every approved row, under the intake's write
+    lock. The key is a VIRTUAL generated column rather than a stored, backfilled one: SQLite
+    computes it from ``email`` on every write, so rows from the intake, importers, erasure
+    and hand-written SQL can never disagree with it, existing rows need no backfill, and it
+    costs no space in the table (only in its index). ``lower(trim(…))`` folds exactly what
+    ``COLLATE NOCASE`` folded (ASCII letters) and drops the spaces a form may add; queries
+    normalize their side with the same expression (``store.submissions``). An expression
+    index would do the same work, but every query would have to repeat the expression
+    verbatim to be able to use it; a named column keeps that in one place.
+
+    The old index on raw ``email`` served no query (all of them compare case-insensitively)
+    and is dropped, so inserts do not pay for two e-mail indexes.
+    """
+    db.execute(
+        "ALTER TABLE comments ADD COLUMN email_key TEXT "
+        "GENERATED ALWAYS AS (lower(trim(email))) VIRTUAL"
+    )
+    db.execute(
+        "CREATE INDEX comments_email_key ON comments (email_key, status) WHERE email_key != ''"
+    )
+    db.execute("DROP INDEX comments_email")
+
+
+@migrations(name="0004_publish_changes")
+def publish_changes(db: Any) -> None:
+    """Stamp manifest changes so a publish reads only what changed since its last success.
+
+    Diffing the whole manifest against ``published`` costs O(site) on every publish, and
+    ``watch`` publishes after every approval. Instead a trigger stamps each manifest row
+    whose bytes change (insert, or a new sha256) with the current ``publish_clock``, and a
+    deleted row leaves a stamped ``vanished`` row. A publish bumps the clock, reads the
+    rows stamped after its target's ``publish_cursors`` entry (``objects_changed`` /
+    ``vanished_changed`` indexes), diffs those few against ``published`` in SQL, and moves
+    the cursor only once every change landed — so a failed publish is retried in full.
+    Triggers, not application code, keep the stamps: every writer of ``objects`` is covered.
+    Rows from before this migration carry stamp 0 and a target without a cursor is diffed in
+    full once.
+    """
+    for statement in (
+        "ALTER TABLE objects ADD COLUMN changed INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX objects_changed ON objects (changed)",
+        "CREATE TABLE vanished (key TEXT PRIMARY KEY, changed INTEGER NOT NULL)",
+        "CREATE INDEX vanished_changed ON vanished (changed)",
+        "CREATE TABLE publish_clock (id INTEGER PRIMARY KEY CHECK (id = 1), now INTEGER NOT NULL)",
+        "INSERT INTO publish_clock (id, now) VALUES (1, 1)",
+        "CREATE TABLE publish_cursors (target TEXT PRIMARY KEY, seen INTEGER NOT NULL)",
+        """CREATE TRIGGER objects_stamp_insert AFTER INSERT ON objects BEGIN
+             UPDATE objects SET changed = (SELECT now FROM publish_clock) WHERE rowid = NEW.rowid;
+             DELETE FROM vanished WHERE key = NEW.key;
+           END""",
+        """CREATE TRIGGER objects_stamp_update AFTER UPDATE OF sha256 ON objects
+           WHEN OLD.sha256 IS NOT NEW.sha256 BEGIN
+             UPDATE objects SET changed = (SELECT now FROM publish_clock) WHERE rowid = NEW.rowid;
+           END""",
+        """CREATE TRIGGER objects_stamp_delete AFTER DELETE ON objects BEGIN
+             INSERT INTO vanished (key, changed) VALUES (OLD.key, (SELECT now FROM publish_clock))
+             ON CONFLICT (key) DO UPDATE SET changed = excluded.changed;
+           END""",
+    ):
+        db.execute(statement)

@@ -26,9 +26,9 @@ from afterword.store.models import NewComment, utc_now
 __all__ = [
     "DuplicateKey",
     "HealthReport",
+    "approved_counts",
     "check_health",
     "closed_among",
-    "count_approved_for_email",
     "duplicates_among",
     "ensure_pages",
     "insert_batch",
@@ -53,18 +53,6 @@ class HealthReport:
     queue_depth: int
 
 
-def count_approved_for_email(conn: sqlite3.Connection, email: str) -> int:
-    """Approved comments from this address (case-insensitive), for ``auto_approve_after``."""
-    if not email:
-        return 0
-    return int(
-        conn.execute(
-            "SELECT count(*) FROM comments WHERE email = ? COLLATE NOCASE AND status = 'approved'",
-            (email,),
-        ).fetchone()[0]
-    )
-
-
 # Whole-batch statements for the intake's writer. Each is ONE sqlite3 call, whatever the batch
 # size: the writer thread shares the GIL with a busy event loop and waits for it after every
 # call, so statements per batch -- not rows -- decide how long a transaction holds the lock.
@@ -84,6 +72,27 @@ def closed_among(
         (json.dumps(sorted(set(page_keys))), close_before),
     ).fetchall()
     return {str(row[0]) for row in rows}
+
+
+def approved_counts(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, int]:
+    """Approved comments per address (for ``auto_approve_after``), for a whole batch at once.
+
+    Keyed by the address as given; blank addresses count nothing. Both sides are normalized
+    by the expression behind ``comments.email_key`` (migration ``0003_email_key``), so the
+    lookup walks the ``comments_email_key`` index: its cost follows the answer, not the
+    number of approved comments in the database.
+    """
+    wanted = sorted({email for email in emails if email.strip()})
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        """SELECT j.value, (SELECT count(*) FROM comments c
+                            WHERE c.email_key = lower(trim(j.value)) AND c.email_key != ''
+                              AND c.status = 'approved')
+           FROM json_each(?) j""",
+        (json.dumps(wanted),),
+    ).fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 def published_among(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
