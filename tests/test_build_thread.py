@@ -76,7 +76,7 @@ def test_build_thread_form_posts_page_and_redirect(config: Config, store: Store)
     html = (Path(config.output_dir) / "threads/blog/caf%C3%A9/comments.html").read_text()
     assert '<input type="hidden" name="page" value="/blog/café/">' in html
     assert 'name="redirect" value="https://blog.example.com/blog/café/"' in html
-    for field in ("author", "email", "website", "body", "phone", "parent"):
+    for field in ("author", "email", "website", "body", "aw_x9k", "parent"):
         assert f'name="{field}"' in html
 
 

@@ -122,8 +122,8 @@ def test_demo_serves_until_ctrl_c(tmp_path: Path, browser_page: Page) -> None:
             assert b"afterword-thread" in response.read()
 
         browser_page.goto(site + "blog/second-post/")
-        browser_page.fill(".afterword-form [name=author]", "Visitor")
         browser_page.fill(".afterword-form [name=body]", "Posted from the demo page")
+        browser_page.fill(".afterword-form [name=author]", "Visitor")
         browser_page.locator(".afterword-form [type=submit]").click()
         browser_page.locator(".afterword-pending").wait_for()
     finally:

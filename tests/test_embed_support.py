@@ -219,8 +219,8 @@ def check_site_css(page: Page, site_css: Sequence[tuple[str, str, str]]) -> None
 
 
 def post_from(page: Page, author: str, body: str) -> None:
+    page.fill(".afterword-form [name=body]", body)  # the compact form: comment box first
     page.fill(".afterword-form [name=author]", author)
-    page.fill(".afterword-form [name=body]", body)
     page.locator(".afterword-form [type=submit]").click()
     page.locator(".afterword-pending").wait_for()
 

@@ -187,7 +187,7 @@ def test_rate_limit_outcomes_are_counted_in_metrics(
     intake = start_intake(limits={"per_minute": 2, "per_hour": 0, "attempts_per_minute": 4})
     assert intake.post(body="same").status_code == 202
     assert intake.post(body="same").status_code == 409
-    assert intake.post(body="bot", phone="1").status_code == 202  # spam counts as accepted
+    assert intake.post(body="bot", aw_x9k="1").status_code == 202  # spam counts as accepted
     assert intake.post(body="x").status_code == 429  # two accepted this minute
     assert intake.post(body="").status_code == 429  # the limit comes before the fields
     text = intake.server_metrics()

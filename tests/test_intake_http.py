@@ -256,7 +256,7 @@ def test_post_comment_auto_approve_after_counts_approved(
 def test_post_comment_honeypot_looks_accepted_but_is_spam(
     intake_server: RunningIntake, store: Store
 ) -> None:
-    response = intake_server.post(phone="+1 555 0100")
+    response = intake_server.post(aw_x9k="+1 555 0100")
     assert response.status_code == 202
     data = response.json()["data"]
     assert data["status"] == "pending"

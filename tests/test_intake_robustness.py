@@ -42,7 +42,7 @@ def _status_of(store: Store, comment_id: int) -> str:
 def test_honeypot_any_non_string_or_odd_value_is_spam(
     intake: RunningIntake, store: Store, phone: Any
 ) -> None:
-    response = intake.post(phone=phone, body=f"bot {phone!r}")
+    response = intake.post(aw_x9k=phone, body=f"bot {phone!r}")
     assert response.status_code == 202
     data = response.json()["data"]
     assert data["status"] == "pending"
@@ -53,7 +53,7 @@ def test_honeypot_form_post_with_nul_redirects_like_success(
     intake: RunningIntake, store: Store
 ) -> None:
     fields = comment_fields(redirect=f"{SITE}/blog/hello/")
-    content = str(httpx.QueryParams(fields)) + "&phone=%00"
+    content = str(httpx.QueryParams(fields)) + "&aw_x9k=%00"
     response = httpx.post(
         intake.api,
         content=content.encode(),

@@ -125,14 +125,14 @@ def test_validate_submission_closed_page_glob_is_403() -> None:
 
 
 def test_validate_submission_honeypot_is_flagged_not_refused() -> None:
-    assert validate_submission(comment_fields(phone="555-1234"), LIMITS).honeypot
-    assert not validate_submission(comment_fields(phone="  "), LIMITS).honeypot
+    assert validate_submission(comment_fields(aw_x9k="555-1234"), LIMITS).honeypot
+    assert not validate_submission(comment_fields(aw_x9k="  "), LIMITS).honeypot
 
 
 @pytest.mark.parametrize("value", [1, 0, False, "a\x00", "\x00", ["x"], [], {}, "\ud800", "x"])
 def test_honeypot_filled_by_any_non_string_or_non_blank_value(value: object) -> None:
     assert honeypot_filled(value)
-    assert validate_submission(comment_fields(phone=value), LIMITS).honeypot
+    assert validate_submission(comment_fields(aw_x9k=value), LIMITS).honeypot
 
 
 @pytest.mark.parametrize("value", [None, "", "  \t"])

@@ -1,4 +1,4 @@
-"""The widget's published files: size budget, safe compaction, hashing scheme, strings."""
+"""The widget's published files: size budgets, minified output, hashing scheme, strings."""
 
 from __future__ import annotations
 
@@ -10,14 +10,21 @@ import re
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from afterword.widget import LANGUAGES, compact_source, widget_assets, widget_strings
 
-JS_BUDGET = 4096
+# Issue 13's budgets on the shipped bytes, gzipped. The core is above its target (see
+# docs/benchmarks.md): CORE_CEILING stops it growing, the strict xfail marks the gap.
+CORE_TARGET = 2560
+CORE_CEILING = 3400
+FORM_BUDGET = 4096
 CSS_BUDGET = 2560
 WIDGET = resources.files("afterword.widget")
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("afterword.js", "afterword-form.js")
 
 
 def gzip_size(data: bytes) -> int:
@@ -29,30 +36,48 @@ def assets_by_key() -> dict[str, bytes]:
     return {asset.key: asset.data for asset in widget_assets()}
 
 
-def test_widget_budget_js_and_css_gzipped() -> None:
+def form_module(data: dict[str, bytes]) -> bytes:
+    return next(v for k, v in data.items() if re.fullmatch(r"afterword-form\.[0-9a-f]{12}\.js", k))
+
+
+def test_widget_budget_form_and_css_gzipped() -> None:
     assets = assets_by_key()
-    assert gzip_size(assets["afterword.js"]) <= JS_BUDGET
+    assert gzip_size(form_module(assets)) <= FORM_BUDGET
     assert gzip_size(assets["afterword.css"]) <= CSS_BUDGET
+
+
+def test_widget_budget_core_ceiling() -> None:
+    assert gzip_size(assets_by_key()["afterword.js"]) <= CORE_CEILING
+
+
+@pytest.mark.xfail(strict=True, reason="core is ~3.3 KB gzipped; issue 13 asks 2.5 KB")
+def test_widget_budget_core_target() -> None:
+    assert gzip_size(assets_by_key()["afterword.js"]) <= CORE_TARGET
 
 
 def test_widget_assets_hashed_and_stable_names() -> None:
     assets = widget_assets()
     classes = {asset.key: asset.cache_class for asset in assets}
-    hashed = [key for key in classes if re.fullmatch(r"afterword\.[0-9a-f]{12}\.(js|css)", key)]
-    assert len(hashed) == 2
+    hashed = [k for k in classes if re.fullmatch(r"afterword(-form)?\.[0-9a-f]{12}\.(js|css)", k)]
+    assert len(hashed) == 3
     assert all(classes[key] == "immutable" for key in hashed)
     assert classes["afterword.js"] == "short"
     assert classes["afterword.css"] == "short"
+    assert "afterword-form.js" not in classes  # only the core loads it, by its hashed name
     data = assets_by_key()
     for key in hashed:
-        assert data[key] == data[f"afterword.{key.rsplit('.', 1)[1]}"]
+        if not key.startswith("afterword-form"):
+            assert data[key] == data[f"afterword.{key.rsplit('.', 1)[1]}"]
 
 
-def test_widget_assets_script_loads_hashed_stylesheet() -> None:
+def test_widget_assets_core_loads_hashed_stylesheet_and_module() -> None:
     data = assets_by_key()
     css_key = next(k for k in data if k.endswith(".css") and k != "afterword.css")
+    form_key = next(k for k in data if k.startswith("afterword-form."))
     assert f'"{css_key}"'.encode() in data["afterword.js"]
+    assert f'"{form_key}"'.encode() in data["afterword.js"]
     assert b'"afterword.css"' not in data["afterword.js"]
+    assert b'"afterword-form.js"' not in data["afterword.js"]
 
 
 ASSET_DIGESTS = (
@@ -84,18 +109,41 @@ def test_widget_assets_deterministic_across_processes() -> None:
             assert asset.key.split(".")[1] == digest[:12]
 
 
-@pytest.mark.parametrize("name", ["afterword.js", "afterword.css"])
-def test_widget_source_safe_to_compact(name: str) -> None:
-    """No line may begin inside a string or template literal, so stripping lines is safe."""
-    text = WIDGET.joinpath(name).read_text("utf-8")
+def test_widget_css_safe_to_compact() -> None:
+    """No line may begin inside a string, so stripping the CSS's lines is safe."""
+    text = WIDGET.joinpath("afterword.css").read_text("utf-8")
     for number, line in enumerate(text.splitlines(), 1):
-        assert line.count("`") % 2 == 0, f"{name}:{number} template literal spans lines"
-        assert not line.rstrip().endswith("\\"), f"{name}:{number} continues a string"
+        assert not line.rstrip().endswith("\\"), f"afterword.css:{number} continues a string"
 
 
-def test_widget_compacted_script_parses() -> None:
+def test_widget_dist_is_minified_source() -> None:
+    """dist/ holds esbuild's output of the current sources: no edit ships unminified or stale."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_widget.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_widget_source_readable(name: str) -> None:
+    """The source is written to be read: indented lines, no comma-operator statements."""
+    text = WIDGET.joinpath(name).read_text("utf-8")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 130
+    assert sum(1 for line in lines if line.startswith("  ")) > len(lines) / 2
+    # `(a = 1), b()` or `x && (y(), z)`: statements chained with the comma operator
+    assert not re.search(r"\)\s*,\s*\(?[\w.]+\s*=[^=>]", text), "comma-operator statements"
+    assert not re.search(r"&&\s*\([^()]*\([^()]*\)\s*,", text), "comma-operator statements"
+
+
+@pytest.mark.parametrize("which", ["core", "form"])
+def test_widget_shipped_scripts_parse(which: str) -> None:
     """node --check on exactly the bytes that get published."""
-    script = assets_by_key()["afterword.js"]
+    data = assets_by_key()
+    script = data["afterword.js"] if which == "core" else form_module(data)
     result = subprocess.run(
         ["node", "--check", "--input-type=commonjs"],
         input=script,
@@ -147,10 +195,11 @@ def test_widget_strings_fall_back_to_english() -> None:
 
 
 def test_widget_strings_used_by_script_exist() -> None:
-    """Every ``S.name`` / ``S[...]`` the script reads is shipped in en.json."""
-    script = WIDGET.joinpath("afterword.js").read_text("utf-8")
-    used = set(re.findall(r"\bS\.(\w+)", script))
+    """Every ``strings.name`` the scripts read is shipped in en.json."""
+    script = "".join(WIDGET.joinpath(name).read_text("utf-8") for name in SOURCES)
+    used = set(re.findall(r"\bstrings\.(\w+)", script))
     used |= set(re.findall(r'"(count_\w+|pending|approved)"', script))
+    assert {"heading_pending_one", "heading_pending_other", "load_error"} <= used
     english = widget_strings("en")
     assert used
     assert used <= set(english)

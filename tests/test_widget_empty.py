@@ -211,6 +211,7 @@ def test_widget_thread_whose_comments_were_all_removed_is_still_fetched(
     browser_page.goto(site.page("/blog/closed/"))
     browser_page.locator(".afterword-closed-text").wait_for()
     assert browser_page.locator("[data-afterword] .afterword-form").count() == 0
+    browser_page.wait_for_function("window.afterword.form")  # no module request cut by goto
     browser_page.goto(site.page("/blog/open/"))
     browser_page.locator("[data-afterword] .afterword-form").wait_for()
     assert thread_requests(watched) == [

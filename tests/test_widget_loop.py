@@ -70,8 +70,8 @@ def loop(tmp_path: Path, static_server: Callable[[Path], StaticServer]) -> Itera
 
 
 def post(page: Page, body: str) -> None:
+    page.fill(".afterword-form [name=body]", body)  # the compact form: comment box first
     page.fill(".afterword-form [name=author]", "Zoë")
-    page.fill(".afterword-form [name=body]", body)
     page.locator(".afterword-form [type=submit]").click()
     page.locator(".afterword-pending").wait_for()
 
@@ -168,5 +168,6 @@ def test_widget_loop_included_thread_accessible(browser_page: Page, loop: Loop) 
         focused.append(
             browser_page.evaluate("document.activeElement.name || document.activeElement.tagName")
         )
-    assert focused[:4] == ["author", "email", "website", "body"]
+    # The comment box comes first; its focus reveals name, e-mail and website, next in order.
+    assert focused[:4] == ["body", "author", "email", "website"]
     assert "BUTTON" in focused

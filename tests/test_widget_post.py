@@ -94,8 +94,8 @@ def open_thread(page: Page, site: PostSite) -> None:
 
 
 def fill_and_send(page: Page, body: str, **fields: str) -> None:
+    page.fill("#afterword-body", body)  # the compact form: comment box first
     page.fill("#afterword-author", fields.get("author", "Zoë"))
-    page.fill("#afterword-body", body)
     for name, value in fields.items():
         if name != "author":
             page.fill(f"#afterword-{name}", value)

@@ -30,7 +30,8 @@ from afterword.pagekey import normalize_page_key
 from afterword.text import FORBIDDEN_IN_PAGE, has_forbidden, is_invisible, strip_forbidden
 from afterword.urls import WEBSITE_RULE, publishable_url
 
-HONEYPOT_FIELD = "phone"
+# The form's hidden trap (templates/form.html): a name no browser autofill heuristic matches.
+HONEYPOT_FIELD = "aw_x9k"
 EMAIL_MAX = 254
 
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -125,7 +126,7 @@ def validate_body(fields: Mapping[str, object], limits: LimitsConfig) -> str:
 
 
 def honeypot_filled(value: object) -> bool:
-    """Whether the hidden ``phone`` field was filled in — by a bot, since humans never see it.
+    """Whether the hidden honeypot field was filled in — by a bot, since humans never see it.
 
     Deliberately not ``_text``: whatever a bot puts there (a number, a list, NUL) must be
     caught as spam and answered like success, never refused or turned into a 500 that tells

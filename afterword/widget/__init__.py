@@ -3,20 +3,26 @@
 The builder knows nothing of JavaScript: it asks ``widget_assets()`` for what to publish and
 ``widget_strings(language)`` for the strings to embed in each thread fragment.
 
-Publishing scheme (documented in docs/embedding.md):
+The widget loads in two steps (docs/embedding.md): ``afterword.js``, the reader core, finds
+threads, renders them and fills count badges; ``afterword-form.js``, the form module (posting,
+replies, pending receipts), follows when the browser is idle or at the first focus of a form.
 
-- ``afterword.<hash>.js`` / ``afterword.<hash>.css``: immutable copies, cached for a year.
-- ``afterword.js`` / ``afterword.css``: the same bytes under stable names with a short cache
-  lifetime, so an embed snippet written once keeps working across releases. The stable script
-  is the whole widget (not a loader that fetches the hashed one): a loader would add a round
-  trip to every first view, which costs more than the short cache lifetime saves.
-- The script loads its stylesheet by the *hashed* name (the literal ``"afterword.css"`` in the
-  source is rewritten here), so the stylesheet is always the one that matches the script.
+Publishing scheme:
 
-The published script is the source with indentation and whole-line ``//`` comments removed:
-a line-level transform that cannot change meaning because the source never continues a string
-or template literal over a line break (``tests/test_widget_assets.py`` checks both). The
-source in this folder works unchanged too: no build step is needed to use or hack on it.
+- ``afterword.<hash>.js``, ``afterword-form.<hash>.js``, ``afterword.<hash>.css``: immutable
+  copies, cached for a year.
+- ``afterword.js`` / ``afterword.css``: the core and stylesheet again under stable names with
+  a short cache lifetime, so an embed snippet written once keeps working across releases. The
+  stable script is the whole core (not a loader that fetches the hashed one): a loader would
+  add a round trip to every first view, which costs more than the short cache lifetime saves.
+- The core loads the stylesheet and the form module by their *hashed* names (the literals
+  ``"afterword.css"`` and ``"afterword-form.js"`` are rewritten here), so the three files
+  always match.
+
+The scripts published are esbuild's minified output of the readable sources in this folder,
+committed in ``dist/`` by ``scripts/build_widget.py`` (a test fails when they are stale), so
+neither installing nor building needs Node. The CSS is published with indentation, blank
+lines and whole-line comments dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 __all__ = ["LANGUAGES", "Asset", "compact_source", "widget_assets", "widget_strings"]
@@ -32,6 +39,7 @@ LANGUAGES = ("en", "de", "fr", "es", "zh")
 JS_TYPE = "text/javascript; charset=utf-8"
 CSS_TYPE = "text/css; charset=utf-8"
 CSS_REFERENCE = b'"afterword.css"'
+FORM_REFERENCE = b'"afterword-form.js"'
 
 
 @dataclass(frozen=True)
@@ -45,10 +53,10 @@ class Asset:
 
 
 def compact_source(text: str) -> str:
-    """Drop indentation, blank lines and whole-line ``//`` comments (JS and CSS alike).
+    """Drop indentation, blank lines and whole-line ``//`` comments (used for the CSS).
 
-    Only safe for sources whose lines never start inside a string, template literal or
-    block comment; the widget's tests assert that of ``afterword.js`` and ``afterword.css``.
+    Only safe for sources whose lines never start inside a string or block comment;
+    ``tests/test_widget_assets.py`` asserts that of ``afterword.css``.
     """
     lines = (line.strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
@@ -60,20 +68,32 @@ def hashed_name(name: str, data: bytes) -> str:
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}.{ext}"
 
 
-def widget_assets() -> list[Asset]:
+def _point(script: bytes, literal: bytes, key: str) -> bytes:
+    """Rewrite the one string literal naming a sibling file to that file's hashed key."""
+    if script.count(literal) != 1:
+        raise RuntimeError(f"widget core must name {literal.decode()} exactly once")
+    return script.replace(literal, f'"{key}"'.encode("ascii"))
+
+
+@cache
+def widget_assets() -> tuple[Asset, ...]:
     """Hashed, immutable copies plus stable entry names for the embed snippet."""
     folder = resources.files(__package__)
+    dist = folder.joinpath("dist")
     css = compact_source(folder.joinpath("afterword.css").read_text("utf-8")).encode("utf-8")
     css_key = hashed_name("afterword.css", css)
-    js_text = compact_source(folder.joinpath("afterword.js").read_text("utf-8"))
-    js = js_text.encode("utf-8").replace(CSS_REFERENCE, f'"{css_key}"'.encode("ascii"))
-    js_key = hashed_name("afterword.js", js)
-    return [
-        Asset(js_key, js, JS_TYPE, "immutable"),
-        Asset("afterword.js", js, JS_TYPE, "short"),
+    form = dist.joinpath("afterword-form.min.js").read_bytes()
+    form_key = hashed_name("afterword-form.js", form)
+    core = dist.joinpath("afterword.min.js").read_bytes()
+    core = _point(_point(core, CSS_REFERENCE, css_key), FORM_REFERENCE, form_key)
+    core_key = hashed_name("afterword.js", core)
+    return (
+        Asset(core_key, core, JS_TYPE, "immutable"),
+        Asset("afterword.js", core, JS_TYPE, "short"),
+        Asset(form_key, form, JS_TYPE, "immutable"),
         Asset(css_key, css, CSS_TYPE, "immutable"),
         Asset("afterword.css", css, CSS_TYPE, "short"),
-    ]
+    )
 
 
 def widget_strings(language: str) -> dict[str, str]:

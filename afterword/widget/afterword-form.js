@@ -1,0 +1,360 @@
+/* afterword widget, second step: the form (posting, replies, pending receipts), the "more
+   comments" parts and links to comments on them. Loaded by the reader core (afterword.js)
+   when the browser is idle or at the first focus of a form, whichever comes first. */
+(() => {
+  "use strict";
+
+  const core = window.afterword;
+  const { find, findAll, make, format, decorate, fetchThread } = core;
+  const doc = document;
+  const STORE = "afterword:pending";
+  const RECEIPT_LIFETIME_MS = 2592e6; // 30 days
+
+  function button(className, text) {
+    const element = make("button", className, text);
+    element.type = "button";
+    return element;
+  }
+
+  // Receipts of sent comments wait here until published, 30 days at most. A receipt is the
+  // 202 answer's `data` (id, page, author, html, status and, from intakes that issue one,
+  // `capability`: the token that edit and delete will send) plus the page and time sent.
+  function readReceipts() {
+    try {
+      const all = JSON.parse(localStorage[STORE] || "[]");
+      return all.filter((receipt) => Date.now() - receipt.t < RECEIPT_LIFETIME_MS);
+    } catch {
+      return [];
+    }
+  }
+
+  function writeReceipts(receipts) {
+    try {
+      localStorage[STORE] = JSON.stringify(receipts);
+    } catch {
+      // Storage full or denied: the comment is sent all the same, only not shown as pending.
+    }
+  }
+
+  // Templates use fixed ids (labels, hints, the no-JS notices); a second thread on the page
+  // gets its own so each label, hint and error points into its own form.
+  function uniqueIds(section, number) {
+    const renamed = {};
+    for (const element of findAll("[id]:not(.afterword-comment)", section)) {
+      renamed[element.id] = element.id + "-" + number;
+      element.id = renamed[element.id];
+    }
+    for (const element of findAll("[for],[aria-describedby],a[href^='#']", section)) {
+      if (element.htmlFor in renamed) {
+        element.htmlFor = renamed[element.htmlFor];
+      }
+      const described = element.getAttribute("aria-describedby");
+      if (described) {
+        const ids = described.split(" ").map((id) => renamed[id] || id);
+        element.setAttribute("aria-describedby", ids.join(" "));
+      }
+      const anchor = element.getAttribute("href");
+      if (anchor && renamed[anchor.slice(1)]) {
+        element.setAttribute("href", "#" + renamed[anchor.slice(1)]);
+      }
+    }
+  }
+
+  // Same picture as afterword/builder/avatar.py: a mirrored 5×5 grid from the seed
+  // "<rgb hex>-<cell bits hex>", bit row * 3 + column filling that column and its mirror.
+  function identicon(holder) {
+    const [color, mask] = holder.dataset.identicon.split("-");
+    const bits = parseInt(mask, 16);
+    holder.removeAttribute("data-identicon");
+    if (!/^[0-9a-f]{6}$/.test(color)) {
+      return;
+    }
+    let path = "";
+    for (let row = 0; row < 5; row++) {
+      const cells = [0, 1, 2, 1, 0].map((column) => (bits >> (row * 3 + column)) & 1);
+      let column = 0;
+      while (column < 5) {
+        const start = column;
+        while (column < 5 && cells[column]) {
+          column++;
+        }
+        if (column > start) {
+          path += `M${start},${row}h${column - start}v1h-${column - start}z`;
+        } else {
+          column++;
+        }
+      }
+    }
+    holder.innerHTML =
+      `<svg viewBox="0 0 5 5" width="40" height="40" focusable="false"><rect width="5" height="5" fill="#f0f0f0"/>` +
+      `<path fill="#${color}" d="${path}"/></svg>`;
+  }
+
+  function attach(element) {
+    const state = element.aw;
+    if (state.instance > 1) {
+      uniqueIds(state.section, state.instance);
+    }
+    if (state.form) {
+      state.home = doc.createComment("afterword-form");
+      state.form.before(state.home);
+    }
+    findAll("[data-identicon]", state.section).forEach(identicon);
+    state.section.addEventListener("focusin", (event) => showDate(event.target, true));
+    state.section.addEventListener("focusout", (event) => showDate(event.target, false));
+    sync(element);
+  }
+
+  // Hover shows the title; keyboard focus on the permalink shows the absolute date in place.
+  function showDate(target, focused) {
+    const time = target.querySelector && find("time[data-absolute]", target);
+    if (time) {
+      time.textContent = focused ? time.dataset.absolute : time.dataset.relative;
+    }
+  }
+
+  // The compact form shows name, e-mail and website from the first focus on.
+  function reveal(form) {
+    const extra = find(".afterword-fields", form);
+    if (extra) {
+      extra.hidden = false;
+    }
+    form.classList.remove("afterword-compact");
+  }
+
+  // Shows this page's receipts not yet in the published thread, forgets those that are.
+  function sync(element) {
+    const state = element.aw;
+    let shown = 0;
+    const kept = readReceipts().filter((receipt) => {
+      if (receipt.page != state.page) {
+        return true;
+      }
+      const item = find(`#c${receipt.id}[data-pending]`, state.section);
+      if (find(`[data-id="${receipt.id}"]`, state.section)) {
+        item?.remove();
+        return false;
+      }
+      if (!item) {
+        showPending(state, receipt);
+      }
+      shown += 1;
+      return true;
+    });
+    writeReceipts(kept);
+    heading(state, shown);
+  }
+
+  // The heading counts what the reader sees: "1 comment awaiting moderation", not "No
+  // comments yet" above their own pending comment.
+  function heading(state, waiting) {
+    const title = find(".afterword-heading", state.section);
+    if (!title) {
+      return;
+    }
+    if (state.heading == null) {
+      state.heading = title.textContent;
+    }
+    const strings = state.strings;
+    const text = format(waiting > 1 ? strings.heading_pending_other : strings.heading_pending_one, { n: waiting });
+    if (!waiting) {
+      title.textContent = state.heading;
+    } else if (Number(state.section.dataset.count) > 0) {
+      title.textContent = state.heading + " · " + text;
+    } else {
+      title.textContent = text;
+    }
+  }
+
+  function showPending(state, receipt) {
+    const parent = receipt.parent && doc.getElementById("c" + receipt.parent);
+    const item = make("li", "afterword-comment afterword-pending");
+    const article = make("article");
+    const header = make("header", "afterword-meta");
+    const body = make("div", "afterword-body");
+    const badge = state.strings[receipt.status == "approved" ? "approved" : "pending"];
+    item.id = "c" + receipt.id;
+    item.dataset.pending = "";
+    item.tabIndex = -1;
+    body.innerHTML = receipt.html;
+    header.append(make("b", "afterword-author", receipt.author), " ", make("span", "afterword-badge", badge));
+    article.append(header, body);
+    item.append(article);
+    let list = parent ? find(":scope>.afterword-replies", parent) : find(".afterword-comments", state.section);
+    if (!list) {
+      list = make("ol", parent ? "afterword-replies" : "afterword-comments");
+      if (parent) {
+        parent.append(list);
+      } else {
+        (find(":scope>.afterword-more", state.section) || state.home || state.section.lastChild).before(list);
+      }
+    }
+    list.append(item);
+    return item;
+  }
+
+  async function loadMore(element, link) {
+    const state = element.aw;
+    const hadFocus = doc.activeElement == link;
+    link.setAttribute("aria-busy", "true");
+    try {
+      const part = await fetchThread(new URL(link.getAttribute("href"), state.url));
+      const list = find(".afterword-comments", state.section);
+      const items = findAll(":scope>.afterword-comments>li", part);
+      const next = find(".afterword-more", part);
+      const firstPending = find(":scope>[data-pending]", list);
+      items.forEach(decorate);
+      findAll("[data-identicon]", part).forEach(identicon);
+      if (firstPending) {
+        firstPending.before(...items);
+      } else {
+        list.append(...items);
+      }
+      if (next) {
+        link.replaceWith(next);
+      } else {
+        link.remove();
+      }
+      sync(element);
+      if (hadFocus && items[0]) {
+        items[0].tabIndex = -1;
+        items[0].focus();
+      }
+      return true;
+    } catch {
+      link.removeAttribute("aria-busy");
+      link.textContent = state.strings.load_error;
+      return false;
+    }
+  }
+
+  // A link to a comment on a later part (#c123): fetch parts until it is on the page.
+  async function seek(element, target) {
+    let found = doc.getElementById(target);
+    let link = find(".afterword-more", element.aw.section);
+    while (!found && link && !link.hasAttribute("aria-busy")) {
+      if (!(await loadMore(element, link))) {
+        return;
+      }
+      found = doc.getElementById(target);
+      link = find(".afterword-more", element.aw.section);
+    }
+    if (found) {
+      found.classList.add("afterword-target");
+      found.scrollIntoView();
+    }
+  }
+
+  function click(element, control) {
+    const state = element.aw;
+    if (control.classList.contains("afterword-more")) {
+      loadMore(element, control);
+    } else if (control.dataset.replyTo) {
+      reply(state, control.dataset.replyTo);
+    } else if (control.classList.contains("afterword-cancel")) {
+      goHome(state);
+    } else {
+      submit(element);
+    }
+  }
+
+  function reply(state, id) {
+    const article = find(`#c${id}>article`, state.section);
+    const form = state.form;
+    if (!form || !article) {
+      return;
+    }
+    article.after(form);
+    form.elements.parent.value = id;
+    if (!find(".afterword-cancel", form)) {
+      find("[type=submit]", form).after(" ", button("afterword-cancel", state.strings.cancel));
+    }
+    form.elements.body.focus();
+  }
+
+  function goHome(state) {
+    state.home.after(state.form);
+    state.form.elements.parent.value = "";
+    find(".afterword-cancel", state.form)?.remove();
+  }
+
+  function say(state, text, withRetry) {
+    const status = find(".afterword-status", state.form);
+    status.textContent = text;
+    find(".afterword-retry", state.form)?.remove();
+    if (withRetry) {
+      const retry = button("afterword-retry", state.strings.retry);
+      status.after(retry);
+      retry.focus();
+    }
+  }
+
+  async function submit(element) {
+    const state = element.aw;
+    const form = state.form;
+    const strings = state.strings;
+    const send = find("[type=submit]", form);
+    const data = Object.fromEntries(new FormData(form));
+    reveal(form);
+    findAll(".afterword-error", form).forEach((error) => error.remove());
+    findAll("[aria-invalid]", form).forEach((field) => field.removeAttribute("aria-invalid"));
+    send.disabled = true;
+    say(state, strings.sending);
+    let response;
+    let answer = {};
+    try {
+      response = await fetch(form.action, {
+        credentials: "omit",
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(data),
+      });
+      answer = await response.json().catch(() => ({}));
+    } catch {
+      response = undefined;
+    }
+    send.disabled = false;
+    if (!response) {
+      say(state, strings.network, true);
+      return;
+    }
+    if (answer.data) {
+      const receipt = { ...answer.data, page: state.page, t: Date.now() };
+      writeReceipts([...readReceipts(), receipt]);
+      form.elements.body.value = "";
+      goHome(state);
+      say(state, strings.thanks);
+      sync(element);
+      find(`#c${receipt.id}[data-pending]`, state.section)?.focus();
+      return;
+    }
+    showErrors(state, response, answer.error || {});
+  }
+
+  function showErrors(state, response, error) {
+    const strings = state.strings;
+    if (response.status == 429) {
+      const seconds = parseInt(response.headers.get("Retry-After")) || 60;
+      say(state, format(strings.rate, { s: seconds }));
+    } else {
+      say(state, format(strings.failed, { message: error.message || response.status }));
+    }
+    // Each field's error joins its label: shown beside the field, read with its name.
+    let first;
+    for (const [name, message] of Object.entries(error.fields || {})) {
+      const field = state.form.elements[name];
+      const label = field?.labels?.[0];
+      if (!label) {
+        continue;
+      }
+      label.append(make("span", "afterword-error", " " + message));
+      field.setAttribute("aria-invalid", "true");
+      first ||= field;
+    }
+    first?.focus();
+  }
+
+  // `receipts` is the hook for edit and delete: the stored receipts of this browser, each
+  // with the `capability` the intake returned, if any.
+  core.form = { attach, sync, click, submit, seek, receipts: readReceipts };
+})();
