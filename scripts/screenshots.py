@@ -167,17 +167,19 @@ def open_thread(page: Page, url: str) -> None:
 def show_pending(page: Page, note: str = "") -> None:
     """Post a real comment through the intake: the widget shows it awaiting moderation.
     (The intake refuses the same text twice, so callers posting again add a ``note``.)"""
-    page.fill(".afterword-form [name=author]", "Zoë")
     body = f"Great post!{note} Here is a snippet:\n\n    make html"
-    page.fill(".afterword-form [name=body]", body)
+    page.fill(".afterword-form [name=body]", body)  # the compact form: the comment box first
+    page.fill(".afterword-form [name=author]", "Zoë")
     page.locator(".afterword-form [type=submit]").click()
     page.locator(".afterword-pending").wait_for()
+    # The card fades in: shoot (and check contrast) once it is fully there.
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
 
 
 def show_field_error(page: Page) -> None:
     """Only spaces pass the browser's ``required`` but not the intake: a field error."""
-    page.fill(".afterword-form [name=author]", "Zoë")
     page.fill(".afterword-form [name=body]", "   ")
+    page.fill(".afterword-form [name=author]", "Zoë")
     page.locator(".afterword-form [type=submit]").click()
     page.locator(".afterword-form .afterword-error").wait_for()
 

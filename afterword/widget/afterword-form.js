@@ -100,18 +100,11 @@
       state.form.before(state.home);
     }
     findAll("[data-identicon]", state.section).forEach(identicon);
-    state.section.addEventListener("focusin", (event) => showDate(event.target, true));
-    state.section.addEventListener("focusout", (event) => showDate(event.target, false));
     sync(element);
   }
 
-  // Hover shows the title; keyboard focus on the permalink shows the absolute date in place.
-  function showDate(target, focused) {
-    const time = target.querySelector && find("time[data-absolute]", target);
-    if (time) {
-      time.textContent = focused ? time.dataset.absolute : time.dataset.relative;
-    }
-  }
+  // Hover shows the title; keyboard focus on the permalink shows it too, by the stylesheet
+  // (.afterword-permalink:focus-visible .afterword-time::after), so it needs no script.
 
   // The compact form shows name, e-mail and website from the first focus on.
   function reveal(form) {

@@ -360,7 +360,7 @@
     const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(Math.round(age / size), unit);
     time.dataset.absolute = absolute;
     time.dataset.relative = relative;
-    time.title = absolute;
+    time.title ||= absolute; // the fragment's own, localized by the builder, wins
     time.textContent = relative;
   }
 
