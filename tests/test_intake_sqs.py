@@ -33,6 +33,7 @@ from test_lambda_support import (
 from afterword.config import Config, load_config
 from afterword.intake.lambda_handler import make_handler
 from afterword.intake.server import BackgroundServer
+from afterword.intake.validate import HONEYPOT_FIELD
 from afterword.scaffold import write_config
 
 pytestmark = pytest.mark.s3
@@ -230,11 +231,11 @@ def accepted(s: Setup) -> None:
 
 def honeypot_looks_accepted(s: Setup) -> None:
     s.messages()
-    answer = post(s, phone="555-0100")
+    answer = post(s, **{HONEYPOT_FIELD: "555-0100"})
     assert answer.status == 202
     assert answer.json()["data"]["status"] == "pending"
     [message] = s.messages()
-    assert message["fields"]["phone"] == "filled"  # pull stores it as spam
+    assert message["fields"][HONEYPOT_FIELD] == "filled"  # pull stores it as spam
 
 
 def form_post_303(s: Setup) -> None:

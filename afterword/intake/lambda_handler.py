@@ -19,6 +19,7 @@ the SQS sender starts once, with the handler.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Mapping
@@ -53,12 +54,33 @@ def lambda_config(environ: Mapping[str, str]) -> Config:
     return config
 
 
+class LoopOwningMangum(Mangum):
+    """Mangum, each invocation on an event loop that is made for it and closed after it.
+
+    Mangum makes a loop when it is constructed and takes ``asyncio.get_event_loop()`` when
+    called, and nobody ever closes that loop (a ResourceWarning later, anywhere). Nothing in
+    the app is bound to a loop (the SQS sender runs on threads): a fresh one costs its setup.
+    """
+
+    def _setup_event_loop(self) -> None:
+        """Mangum's own loop at construction, made and never closed: not wanted here."""
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return super().__call__(event, context)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
 def make_handler(environ: Mapping[str, str]) -> Mangum:
     """A Lambda handler for the config in ``environ``, its SQS sender already started."""
     app = build_app(lambda_config(environ))
     intake: Intake = app.state.intake
     intake.writer.start()
-    return Mangum(app, lifespan="off")
+    return LoopOwningMangum(app, lifespan="off")
 
 
 def __getattr__(name: str) -> Any:
