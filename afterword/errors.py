@@ -135,3 +135,7 @@ class PublishError(AfterwordError):
 
 class ImportFailed(AfterwordError):
     """An export file cannot be parsed or imported; nothing was written."""
+
+
+class NotifyError(AfterwordError):
+    """A notification could not be delivered (mail server or webhook); it stays queued."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, publish, serve, transfer
+from afterword.cli import build, demo, moderation, notify, publish, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -49,6 +49,7 @@ WORKFLOW = (
     publish.publish,
     publish.rebuild,
     publish.watch,
+    notify.notify_command,
     publish.doctor,
     transfer.import_group,
     transfer.export,

@@ -98,6 +98,7 @@ def rebuild(
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of filesystem events.")
 def watch(config: Config, poll: bool | None) -> None:
     """Rebuild and publish whenever the database, templates or config change (Ctrl-C stops)."""
+    from afterword.notify.runner import BackgroundSender
     from afterword.pipeline import watch as run_watch
 
     logging.basicConfig(
@@ -106,7 +107,11 @@ def watch(config: Config, poll: bool | None) -> None:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     with store_for(config) as store:
         warn_without_targets(config)
-        run_watch(config, store, poll=poll)
+        sender = BackgroundSender(config).start()  # notifications, while watching
+        try:
+            run_watch(config, store, poll=poll)
+        finally:
+            sender.stop()
 
 
 @click.command("doctor")

@@ -47,7 +47,10 @@ from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.validate import Submission, validate_submission
 from afterword.intake.writer import Stored, Writer
 from afterword.markup import render_markdown
+from afterword.notify.runner import BackgroundSender
+from afterword.notify.status import read_status
 from afterword.privacy import hash_address
+from afterword.store.outbox import OutboxStatus
 from afterword.store.submissions import probe, queue_depth
 
 ADDRESS_CACHE = 4096
@@ -75,6 +78,12 @@ class Intake:
     def _hash_uncached(self, address: str) -> str:
         """HMAC of the client's network; cached, since the same clients post again."""
         return hash_address(self.writer.secret, address)
+
+    def read_outbox(self) -> OutboxStatus | None:
+        try:
+            return read_status(self.config)
+        except StorageError:
+            return None
 
     def read_queue_depth(self) -> float:
         try:
@@ -194,7 +203,7 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     intake = _intake(request)
     text = await run_in_threadpool(
-        intake.metrics.render, intake.read_queue_depth, intake.writer.backlog
+        intake.metrics.render, intake.read_queue_depth, intake.writer.backlog, intake.read_outbox
     )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -214,9 +223,11 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         intake.writer.start()
+        sender = BackgroundSender(config).start()
         try:
             yield
         finally:
+            await run_in_threadpool(sender.stop)
             await run_in_threadpool(intake.writer.stop)
 
     app = Starlette(

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from afterword.config import Config
 from afterword.errors import CommentRejected
 from afterword.intake.validate import Submission
+from afterword.notify.channels import NEW_COMMENT, channels_for, notified_statuses
 from afterword.policy import initial_status
 from afterword.store.models import NewComment
+from afterword.store.outbox import enqueue
 from afterword.store.submissions import (
     DuplicateKey,
     closed_among,
@@ -112,7 +114,9 @@ def apply_batch(
         rows.append(make_row(entry, status))
     urls = {entry.submission.page_key: entry.page_url for entry in reversed(entries)}
     ensure_pages(conn, {row.page_key: urls[row.page_key] for row in rows})
-    ids = iter(insert_batch(conn, rows))
+    new_ids = insert_batch(conn, rows)
+    _enqueue_notifications(conn, config, rows, new_ids)
+    ids = iter(new_ids)
     stored = iter(rows)
     result: list[Outcome] = []
     for outcome in outcomes:
@@ -121,6 +125,18 @@ def apply_batch(
             outcome = Stored(next(ids), str(row.created), row.status)
         result.append(outcome)
     return result
+
+
+def _enqueue_notifications(
+    conn: sqlite3.Connection, config: Config, rows: Sequence[NewComment], ids: Sequence[int]
+) -> None:
+    """The moderators' notifications, committed with the comments (at most one statement)."""
+    channels = channels_for(config)
+    if not channels:
+        return
+    wanted = notified_statuses(config)
+    notify = [cid for row, cid in zip(rows, ids, strict=True) if row.status in wanted]
+    enqueue(conn, NEW_COMMENT, notify, channels)
 
 
 def _decide(conn: sqlite3.Connection, config: Config, entry: Entry, facts: _Facts) -> str:

@@ -100,3 +100,32 @@ def initial(db: Any) -> None:
         CREATE INDEX invalidations_open ON invalidations (target, state);
         """
     )
+
+
+@migrations(name="0002_notify_outbox")
+def notify_outbox(db: Any) -> None:
+    """The outbox of notifications: one row per message and channel, written in the same
+    transaction as the change that causes it, drained by ``afterword.notify``."""
+    db.executescript(
+        """
+        CREATE TABLE notify_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('mail', 'webhook')),
+            target TEXT NOT NULL DEFAULT '',
+            comment_id INTEGER NOT NULL REFERENCES comments (id),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            sent TEXT
+        );
+        CREATE INDEX notify_outbox_due ON notify_outbox (next_attempt, id)
+            WHERE state = 'queued';
+        CREATE INDEX notify_outbox_sent ON notify_outbox (channel, sent) WHERE state = 'sent';
+        CREATE INDEX notify_outbox_comment ON notify_outbox (comment_id);
+        """
+    )
