@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from afterword.errors import (
     AfterwordError,
@@ -44,6 +44,9 @@ from afterword.errors import (
     StorageFull,
     StorageReadOnly,
 )
+from afterword.intake import paths
+from afterword.notify.linkpage import HEADERS as LINK_HEADERS
+from afterword.notify.linkpage import render_page
 from afterword.pagekey import normalize_page_key
 
 if TYPE_CHECKING:
@@ -55,6 +58,12 @@ OUTCOME_BY_CODE = {
     "client_closed": "disconnected",
 }
 STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTML_TITLES = {
+    403: "This link cannot be used",
+    404: "Not found",
+    405: "Not allowed",
+    503: "Try again shortly",
+}
 STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"
 STORAGE_RETRY_AFTER = "5"
 REASONS: tuple[tuple[type[StorageError], str], ...] = (
@@ -125,9 +134,24 @@ def storage_reason(exc: StorageError | CommentNotStored) -> str:
 
 
 async def answer_error(request: Request, exc: Exception) -> Response:
-    """Starlette's exception handler: the envelope, for every route but a submission."""
+    """Starlette's exception handler: the envelope, for every route but a submission.
+
+    Under ``/moderate`` a person follows a link from a mail: the same answer as a small
+    HTML page (404 without a token, 403 for a bad or expired one), never JSON.
+    """
     answer = answer_for(exc)
+    path = request.url.path
+    if path == paths.MODERATE_PREFIX or path.startswith(paths.MODERATE_PREFIX + "/"):
+        return html_error(answer)
     return JSONResponse(answer.envelope(), answer.status, answer.headers)
+
+
+def html_error(answer: Answer) -> Response:
+    """A refusal as a plain, self-contained page (the link page's look and headers)."""
+    title = HTML_TITLES.get(answer.status, "Something went wrong")
+    message = answer.message[:1].upper() + answer.message[1:] + "."
+    page = render_page(title, message=message)
+    return HTMLResponse(page, answer.status, {**answer.headers, **LINK_HEADERS})
 
 
 def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:

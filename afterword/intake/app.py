@@ -43,6 +43,7 @@ from afterword.intake.cors import OriginPolicy
 from afterword.intake.health import HealthCheck
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
+from afterword.intake.moderate import moderate_link
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.validate import Submission, validate_submission
 from afterword.intake.writer import Stored, Writer
@@ -235,6 +236,7 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
             Route(paths.COMMENTS, CommentsEndpoint(), methods=["POST", "OPTIONS"]),
             Route(paths.HEALTH, healthz, methods=["GET"]),
             Route(paths.METRICS, metrics, methods=["GET"]),
+            Route(paths.MODERATE, moderate_link, methods=["GET", "POST"]),
         ],
         middleware=[Middleware(TimingMiddleware, metrics=intake.metrics, fallback=internal_error)],
         exception_handlers={AfterwordError: answer_error, HTTPException: answer_error},

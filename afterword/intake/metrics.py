@@ -118,7 +118,7 @@ class TimingMiddleware:
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        route = path if path in paths.ROUTES else "other"
+        route = paths.route_label(path)
         method = scope.get("method", "")
         method = method if method in KNOWN_METHODS else "OTHER"
 
