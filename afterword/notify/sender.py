@@ -127,16 +127,20 @@ class Sender:
         report.sent += 1
 
     def _send_mails(self, rows: list[OutboxRow], report: DrainReport) -> None:
-        live: list[tuple[OutboxRow, Notice]] = []
-        for row in rows:
-            notice = self._notice(row.comment_id)
-            if notice is None:
-                mark_sent(self.store, [row.id], SKIPPED)
-                report.skipped += 1
-            else:
-                live.append((row, notice))
-        groups = self._plan(live)
-        report.held += len(live) - sum(len(group) for group in groups)
+        planned = self._plan(rows)  # decided on rows: held ones cost no composing at all
+        report.held += len(rows) - sum(len(chosen) for chosen in planned)
+        groups: list[list[tuple[OutboxRow, Notice]]] = []
+        for chosen in planned:
+            live = []
+            for row in chosen:
+                notice = self._notice(row.comment_id)
+                if notice is None:
+                    mark_sent(self.store, [row.id], SKIPPED)
+                    report.skipped += 1
+                else:
+                    live.append((row, notice))
+            if live:
+                groups.append(live)
         if not groups:
             return
         try:
@@ -156,6 +160,7 @@ class Sender:
                         send(session, message)
                     except NotifyError as exc:
                         self._retry([row for row, _ in group], str(exc), report)
+                        groups[index] = []
                         continue
                     mark_sent(self.store, ids, str(message["Message-ID"]))
                     report.sent += 1
@@ -165,25 +170,23 @@ class Sender:
             if left:
                 self._retry(left, str(exc), report)
 
-    def _plan(self, live: list[tuple[OutboxRow, Notice]]) -> list[list[tuple[OutboxRow, Notice]]]:
+    def _plan(self, rows: list[OutboxRow]) -> list[list[OutboxRow]]:
         """Which rows go out now, grouped into messages (see the module docstring)."""
-        if not live:
-            return []
         now = self.clock()
         hour_ago = format_time(now - timedelta(hours=1))
         budget = self.config.notify.max_mails_per_hour - mails_sent_since(self.store, hour_ago)
         if budget <= 0:
             return []
         if self.config.notify.mode == "digest":
-            oldest = oldest_queued(self.store, "mail") or live[0][0].created
+            oldest = oldest_queued(self.store, "mail") or rows[0].created
             wait = timedelta(minutes=self.config.notify.digest_minutes)
             if oldest > format_time(now - wait):
                 return []
-            return [live[:DIGEST_MAX]]
-        if len(live) <= budget:
-            return [[item] for item in live]
-        singles = [[item] for item in live[: budget - 1]]
-        return [*singles, live[budget - 1 : budget - 1 + DIGEST_MAX]]
+            return [rows[:DIGEST_MAX]]
+        if len(rows) <= budget:
+            return [[row] for row in rows]
+        singles = [[row] for row in rows[: budget - 1]]
+        return [*singles, rows[budget - 1 : budget - 1 + DIGEST_MAX]]
 
     def _retry(self, rows: Sequence[OutboxRow], error: str, report: DrainReport) -> None:
         attempts = min(row.attempts for row in rows)
