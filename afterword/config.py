@@ -156,6 +156,10 @@ class ModerationConfig:
     )
     max_links: int = setting(3, "Comments with more links than this always wait in the queue.")
     moderator: str = setting("", "Name written to the moderation log. Empty: the login name.")
+    owner: str = setting(
+        "", "Name the owner's replies are published under (`afterword reply`). Empty: site.title."
+    )
+    owner_website: str = setting("", "Website linked from the owner's replies (optional).")
     link_days: float = setting(
         7.0,
         "How long the approve/reject/spam/reply links in a notification stay valid, in days.",

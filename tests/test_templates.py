@@ -42,7 +42,11 @@ def _seed_golden(store: Store) -> None:
     add(store, "/blog/hello/", "Reply to a removed comment", parent=gone, created=t.format(5))
     add(store, "/blog/hello/", "Third thread", author="Cy", created=t.format(6))
     moderate(store, [gone], "delete", actor="golden")
-    add(store, "/about/", "> quoted\n\nand a [link](https://example.org)", created=t.format(7))
+    about = add(store, "/about/", "> quoted\n\nand a [link](https://example.org)",
+                created=t.format(7))  # fmt: skip
+    # the owner's reply: its badge and "owner": true
+    add(store, "/about/", "Thanks!", parent=about, author="The Owner", email="",
+        created=t.format(8), source="owner")  # fmt: skip
 
 
 def _golden_config(config: Config) -> Config:

@@ -136,6 +136,7 @@ class PageRenderer:
                 "avatar": None,
                 "html": None,
                 "created": None,
+                "owner": None,
             }
         return {
             "id": c.id,
@@ -147,6 +148,7 @@ class PageRenderer:
             "avatar": c.avatar.url,
             "html": c.html,
             "created": c.created,
+            "owner": c.owner,
         }
 
 

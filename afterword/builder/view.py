@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from afterword.builder.avatar import NO_AVATAR, Avatar
 from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
+from afterword.store.models import OWNER_SOURCE
 from afterword.text import ANONYMOUS, is_invisible, strip_forbidden
 from afterword.urls import publishable_url
 
@@ -48,6 +49,7 @@ class CommentView(NamedTuple):
     parent_author: str
     closes: int  # how many <ol>/<li> levels close after this comment (for the flat loop)
     has_replies: bool
+    owner: bool = False  # posted by the site's owner (``afterword reply``, a link's reply box)
 
     @property
     def date(self) -> str:
@@ -159,4 +161,5 @@ def make_view(
         parent_author=parent_author,
         closes=closes,
         has_replies=has_replies,
+        owner=str(row["source"]) == OWNER_SOURCE,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from afterword import __version__
-from afterword.cli import build, demo, moderation, notify, publish, serve, transfer
+from afterword.cli import build, demo, moderation, notify, publish, reply, serve, transfer
 from afterword.cli.common import AfterwordGroup
 from afterword.cli.setup import init_command, migrate_command
 
@@ -45,6 +45,7 @@ WORKFLOW = (
     moderation.reject_command,
     moderation.spam_command,
     moderation.delete_command,
+    reply.reply_command,
     build.build,
     publish.publish,
     publish.rebuild,

@@ -62,6 +62,8 @@ HTML_TITLES = {
     403: "This link cannot be used",
     404: "Not found",
     405: "Not allowed",
+    413: "Too long",
+    422: "Please check the reply",
     503: "Try again shortly",
 }
 STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"

@@ -15,10 +15,12 @@ from afterword.config import Config
 from afterword.errors import CommentRejected, ModerationError
 from afterword.markup import excerpt, sanitize_html
 from afterword.moderation.actions import apply_action
+from afterword.moderation.reply import owner_name, post_reply
 from afterword.moderation.signals import spam_signals
-from afterword.notify.linkpage import Button, CommentView, ParentView, render_page
+from afterword.notify.linkpage import Button, CommentView, ParentView, ReplyBox, render_page
 from afterword.notify.links import BadToken, LinkToken, verify
 from afterword.store import Comment, Store, get_comment, get_page
+from afterword.store.models import OWNER_SOURCE
 
 TITLES = {
     "approve": "Approve this comment?",
@@ -60,10 +62,12 @@ def show(config: Config, store: Store, secret: bytes, text: str) -> LinkAnswer:
         )
         for action in LABELS
     )
+    reply_token = token.sibling("reply").sign(secret)
     html = render_page(
         TITLES[token.action],
         view=_view(config, store, comment),
         buttons=buttons,
+        reply=ReplyBox(reply_token, reply_token, owner_name(config), config.limits.body_max),
         footer="Nothing has changed yet: choose a button.",
     )
     return LinkAnswer(200, html)
@@ -74,13 +78,13 @@ def act(
 ) -> LinkAnswer:
     """The POST: perform the token's action if the comment is still as the link found it."""
     token = check_token(secret, text)
-    if token.action == "reply":
-        raise CommentRejected("replies by link are not available", code="invalid_link", status=403)
     actor = f"{config.moderation.moderator or 'moderator'} via link"
     with store.write():  # the state check and the action: one transaction
         comment = get_comment(store, token.comment_id)
         if comment is None or comment.status != token.status:
             return _handled(config, store, comment)
+        if token.action == "reply":
+            return _reply(config, store, comment, fields, actor)
         try:
             apply_action(store, [comment.id], token.action, actor=actor, reason="via link")
         except ModerationError:
@@ -94,6 +98,28 @@ def act(
             message=_outcome(config, token.action, comment),
             view=_view(config, store, done),
         ),
+    )
+
+
+def _reply(
+    config: Config, store: Store, comment: Comment, fields: dict[str, object], actor: str
+) -> LinkAnswer:
+    body = fields.get("body")
+    try:
+        reply = post_reply(
+            config, store, comment.id, body if isinstance(body, str) else "", actor=actor
+        )
+    except ModerationError as exc:
+        raise CommentRejected(str(exc), fields={"body": str(exc)}) from None
+    settle = f"{config.watch.settle_seconds:g}"
+    also = " The comment you answered is approved too." if reply.approved_parent else ""
+    message = (
+        f"Your reply is posted as {owner_name(config)}.{also} It is published by the next "
+        f"build: within about {settle} s while `afterword watch` runs."
+    )
+    done = get_comment(store, comment.id) or comment
+    return LinkAnswer(
+        200, render_page("Reply posted", message=message, view=_view(config, store, done))
     )
 
 
@@ -144,4 +170,5 @@ def _view(config: Config, store: Store, comment: Comment) -> CommentView:
         html=sanitize_html(comment.body_html),
         signals=signals.flags,
         parent=None if parent is None else ParentView(parent.author, excerpt(parent.body, 200)),
+        owner=comment.source == OWNER_SOURCE,
     )
