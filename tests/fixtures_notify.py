@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from afterword.config import Config, load_config
 
@@ -59,6 +60,7 @@ class SmtpServer:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse: bool = False
     delay: float = 0.0
+    credentials: tuple[str, str] | None = None  # set before start(): AUTH is then required
     _controller: Controller | None = None
 
     @property
@@ -66,8 +68,25 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,  # loopback only; TLS needs a certificate
+            }
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.credentials is not None
+        login = getattr(data, "login", b"")
+        password = getattr(data, "password", b"")
+        user, secret = self.credentials
+        ok = login == user.encode() and password == secret.encode()
+        return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -418,3 +418,31 @@ def test_webhook_key_from_the_environment(
     (call,) = webhook_receiver.wait_for(1)
     expected = "sha256=" + hmac.new(b"s3cret", call.body, hashlib.sha256).hexdigest()
     assert call.headers["x-afterword-signature"] == expected
+
+
+def test_smtp_login_from_the_environment_only(
+    site_dir: Path,
+    notify_site: Callable[..., Config],
+    start_intake: Callable[..., RunningIntake],
+) -> None:
+    server = SmtpServer(free_port(), credentials=("mailer", "pa55-word"))
+    server.start()
+    try:
+        config = notify_site(**by_hand(server))
+        intake = start_intake(config)
+        assert intake.post().status_code == 202
+        anonymous = notify_once(site_dir)  # no credentials: the server wants AUTH
+        assert anonymous["failed"] == 1
+        assert "530" in anonymous["errors"][0]
+        wrong = {"AFTERWORD_SMTP_USER": "mailer", "AFTERWORD_SMTP_PASSWORD": "nope-nope"}
+        time.sleep(0.2)
+        refused = notify_once(site_dir, env=wrong)
+        assert "535" in refused["errors"][0]
+        assert "nope-nope" not in json.dumps(refused)
+        assert "nope-nope" not in json.dumps(outbox(config))
+        time.sleep(0.5)
+        right = {"AFTERWORD_SMTP_USER": "mailer", "AFTERWORD_SMTP_PASSWORD": "pa55-word"}
+        assert notify_once(site_dir, env=right)["sent"] == 1
+        assert len(server.messages) == 1
+    finally:
+        server.stop()

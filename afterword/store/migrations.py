@@ -126,6 +126,5 @@ def notify_outbox(db: Any) -> None:
         CREATE INDEX notify_outbox_due ON notify_outbox (next_attempt, id)
             WHERE state = 'queued';
         CREATE INDEX notify_outbox_sent ON notify_outbox (channel, sent) WHERE state = 'sent';
-        CREATE INDEX notify_outbox_comment ON notify_outbox (comment_id);
         """
     )
