@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import afterword_env, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake
@@ -446,3 +447,34 @@ def test_smtp_login_from_the_environment_only(
         assert len(server.messages) == 1
     finally:
         server.stop()
+
+
+def test_hostile_comment_is_escaped_in_mail_and_link_page(
+    site_dir: Path,
+    notify_site: Callable[..., Config],
+    smtp_server: SmtpServer,
+    start_intake: Callable[..., RunningIntake],
+) -> None:
+    config = notify_site(**by_hand(smtp_server))
+    intake = start_intake(config)
+    hostile = {"author": '<img src=x onerror="alert(1)">', "body": "<script>alert(2)</script> hi"}
+    assert intake.post(**hostile).status_code == 202
+    notify_once(site_dir)
+    mail = smtp_server.messages[0]
+    html = mail.get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<script" not in content
+    assert "<img src=x" not in content
+    assert "&lt;img src=x" in content
+    assert "\n" not in mail["Subject"]
+    link = next(
+        line.split(": ", 1)[1]
+        for line in mail.get_body(("plain",)).get_content().splitlines()  # type: ignore[union-attr]
+        if line.startswith("Approve: ")
+    )
+    page = httpx.get(link.replace(PUBLIC, intake.url), timeout=10)
+    assert page.status_code == 200
+    assert "<script" not in page.text
+    assert "<img src=x" not in page.text
+    assert "&lt;img src=x" in page.text

@@ -11,8 +11,9 @@ It is used three ways: ``answer_post`` for the submission route (which knows whe
 came from a plain HTML form — then the answer is a 303 back to the page with
 ``?afterword_error=<code>``, because a browser without JavaScript would otherwise show the
 visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starlette's
-exception handler for every other route, and ``internal_error`` for the timing middleware's
-last-resort envelope.
+exception handler for every other route (under ``/moderate`` — the one-click links a person
+opens from a mail — as a small HTML page instead of JSON), and ``internal_error`` for the
+timing middleware's last-resort envelope.
 
 A storage failure's text names the database file and SQLite's complaint: useful to the
 operator, a map of the server to anyone else. So it is logged (logger ``afterword.intake``)

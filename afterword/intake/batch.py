@@ -15,7 +15,10 @@ with the same rules as before:
   earlier in this batch — → 409 ``duplicate`` (honeypot posts are stored, never refused);
 * then ``policy.initial_status`` (``spam`` for the honeypot).
 
-Refusals are decided before anything is written, so a refused row leaves no trace and its
+The moderators' notifications of the stored rows (``notify.channels``: pending ones, plus
+honeypot-caught ones with ``notify_spam``) go into ``notify_outbox`` in the same
+transaction, one more statement per batch, so a comment is notified if and only if it was
+stored. Refusals are decided before anything is written, so a refused row leaves no trace and its
 neighbours are unaffected; a failing statement fails the whole batch (all get 503).
 """
 
