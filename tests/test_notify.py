@@ -18,12 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import afterword_env, run_afterword
+from conftest import add_rendered, afterword_env, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake
 from fixtures_notify import SmtpServer, WebhookReceiver, free_port
 
 from afterword.config import Config
+from afterword.notify.channels import NEW_COMMENT
 from afterword.store import open_store
+from afterword.store.outbox import enqueue
 
 PUBLIC = "https://comments.example.com"
 
@@ -478,3 +480,43 @@ def test_hostile_comment_is_escaped_in_mail_and_link_page(
     assert "<script" not in page.text
     assert "<img src=x" not in page.text
     assert "&lt;img src=x" in page.text
+
+
+def test_two_workers_send_each_mail_once(
+    site_dir: Path,
+    notify_site: Callable[..., Config],
+    smtp_server: SmtpServer,
+    start_intake: Callable[..., RunningIntake],
+) -> None:
+    """``serve --workers 2``: each worker runs a sender; the lock lets one send at a time."""
+    config = notify_site(**mail_settings(smtp_server, max_mails_per_hour=100))
+    intake = start_intake(config, workers=2)
+    ids = [intake.post(body=f"worker comment {n}").json()["data"]["id"] for n in range(6)]
+    smtp_server.wait_for(6)
+    time.sleep(4.5)  # two more passes of both senders: nothing is sent again
+    counts = Counter(int(m["X-Afterword-Comments"]) for m in smtp_server.messages)
+    assert counts == dict.fromkeys(ids, 1)
+
+
+def test_watch_drains_the_outbox(
+    site_dir: Path, notify_site: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    config = notify_site(**mail_settings(smtp_server))
+    with open_store(config.database_path) as store:
+        comment = add_rendered(store, "Waiting for watch", status="pending")
+        with store.write() as conn:
+            enqueue(conn, NEW_COMMENT, [comment.id], [("mail", "")])
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "watch"],
+        cwd=site_dir,
+        env=afterword_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        messages = smtp_server.wait_for(1, timeout=30)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        watch.wait(20)
+    assert [m["X-Afterword-Comments"] for m in messages] == [str(comment.id)]
+    assert [r["state"] for r in outbox(config)] == ["sent"]
