@@ -520,3 +520,18 @@ def test_watch_drains_the_outbox(
         watch.wait(20)
     assert [m["X-Afterword-Comments"] for m in messages] == [str(comment.id)]
     assert [r["state"] for r in outbox(config)] == ["sent"]
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "a@b", "two@example.com, three@example.com"])
+def test_bad_moderator_address_is_one_error_line_and_a_doctor_failure(
+    site_dir: Path, notify_site: Callable[..., Config], bad: str
+) -> None:
+    notify_site(**by_hand("smtp://127.0.0.1:1", moderators=[bad]))
+    done = run_afterword("notify", "--once", cwd=site_dir)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: notify.moderators: ")
+    assert "is not an e-mail address" in done.stderr
+    doctor = run_afterword("doctor", "--json", cwd=site_dir)
+    found = {c["name"]: c for c in json.loads(doctor.stdout)}
+    assert found["notifications"]["ok"] is False
+    assert "is not an e-mail address" in found["notifications"]["detail"]

@@ -31,7 +31,7 @@ from afterword.moderation.signals import spam_signals
 from afterword.notify.channels import notified_statuses
 from afterword.notify.links import make_links
 from afterword.notify.mail import Notice, compose
-from afterword.notify.smtp import parse_smtp_url, send, smtp_session
+from afterword.notify.smtp import check_addresses, parse_smtp_url, send, smtp_session
 from afterword.notify.webhook import payload, post, webhook_key
 from afterword.store import Store, format_time, get_comment, get_page, site_secret, utc_now
 from afterword.store.outbox import (
@@ -78,6 +78,7 @@ class Sender:
         self.clock = clock
         self.secret = site_secret(store)
         self.server = parse_smtp_url(config.notify.smtp_url)
+        check_addresses("notify.moderators", config.notify.moderators)
         self.strings = load_strings(config.site.language, config.build.templates_dir)
 
     def drain(self) -> DrainReport:

@@ -52,6 +52,22 @@ def parse_smtp_url(url: str) -> SmtpServer:
     return SmtpServer(parts.scheme, parts.hostname, port or SCHEMES[parts.scheme])
 
 
+def check_addresses(setting: str, addresses: list[str]) -> None:
+    """Each must be one plain address (``name@domain``): a bad one would be retried forever."""
+    for address in addresses:
+        text = address.strip()
+        local, at, domain = text.rpartition("@")
+        if (
+            not at
+            or not local
+            or "." not in domain
+            or any(c.isspace() or c in '<>,;"' for c in text)
+        ):
+            raise ConfigError(
+                f"{setting}: {address!r} is not an e-mail address like name@example.com"
+            )
+
+
 @contextmanager
 def smtp_session(
     server: SmtpServer, timeout: float, environ: Mapping[str, str] | None = None

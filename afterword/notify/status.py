@@ -5,7 +5,7 @@ from __future__ import annotations
 from afterword.config import Config
 from afterword.errors import AfterwordError
 from afterword.notify.channels import channels_for
-from afterword.notify.smtp import parse_smtp_url
+from afterword.notify.smtp import check_addresses, parse_smtp_url
 from afterword.store.outbox import OutboxStatus, outbox_status
 from afterword.store.submissions import probe
 
@@ -23,6 +23,7 @@ def problems(config: Config, status: OutboxStatus) -> list[str]:
         return found
     try:
         parse_smtp_url(config.notify.smtp_url)
+        check_addresses("notify.moderators", config.notify.moderators)
     except AfterwordError as exc:
         found.append(str(exc))
     if status.failed:
