@@ -535,3 +535,18 @@ def test_bad_moderator_address_is_one_error_line_and_a_doctor_failure(
     found = {c["name"]: c for c in json.loads(doctor.stdout)}
     assert found["notifications"]["ok"] is False
     assert "is not an e-mail address" in found["notifications"]["detail"]
+
+
+def test_doctor_says_when_links_would_point_at_the_local_listener(
+    site_dir: Path, notify_site: Callable[..., Config]
+) -> None:
+    settings = by_hand("smtp://127.0.0.1:1")
+    del settings["intake"]
+    notify_site(**settings)
+    status = run_afterword("notify", "--status", cwd=site_dir)
+    assert status.returncode == 0  # nothing failed: a warning to act on
+    assert "problem: intake.public_url is empty" in status.stdout
+    doctor = run_afterword("doctor", "--json", cwd=site_dir)
+    found = {c["name"]: c for c in json.loads(doctor.stdout)}
+    assert found["notifications"]["ok"] is False
+    assert "http://127.0.0.1:8000" in found["notifications"]["detail"]

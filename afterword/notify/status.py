@@ -21,6 +21,11 @@ def problems(config: Config, status: OutboxStatus) -> list[str]:
     found: list[str] = []
     if not channels_for(config):
         return found
+    if not config.intake.public_url:
+        found.append(
+            "intake.public_url is empty, so the links in notifications point at "
+            f"{config.intake_base}: set it to the intake's public address"
+        )
     try:
         parse_smtp_url(config.notify.smtp_url)
         check_addresses("notify.moderators", config.notify.moderators)
