@@ -43,9 +43,15 @@ def setting(
     choices: tuple[str, ...] = (),
     minimum: float = 0,
     maximum: float | None = None,
+    key: str = "",
 ) -> Any:
-    """Declare one setting: its default, the help shown in docs and the init template."""
+    """Declare one setting: its default, the help shown in docs and the init template.
+
+    ``key``: the name in ``afterword.toml`` when it cannot be the field's (``from``).
+    """
     meta = {"help": help, "path": path, "choices": choices, "min": minimum, "max": maximum}
+    if key:
+        meta["key"] = key
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -169,6 +175,16 @@ class ModerationConfig:
     )
     max_links: int = setting(3, "Comments with more links than this always wait in the queue.")
     moderator: str = setting("", "Name written to the moderation log. Empty: the login name.")
+    owner: str = setting(
+        "", "Name the owner's replies are published under (`afterword reply`). Empty: site.title."
+    )
+    owner_website: str = setting("", "Website linked from the owner's replies (optional).")
+    link_days: float = setting(
+        7.0,
+        "How long the approve/reject/spam/reply links in a notification stay valid, in days.",
+        minimum=0.01,
+        maximum=365,
+    )
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,66 @@ class WatchConfig:
     settle_seconds: float = setting(1.0, "Quiet time after a change before rebuilding.")
     max_wait_seconds: float = setting(10.0, "Longest delay of a rebuild under constant change.")
     poll: bool = setting(False, "Poll instead of filesystem events (network filesystems).")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    mode: str = setting(
+        "off",
+        "Tell moderators about new pending comments: each (one message per comment), "
+        "digest (one every digest_minutes) or off.",
+        choices=("each", "digest", "off"),
+    )
+    digest_minutes: int = setting(
+        60, "In digest mode, the longest a new comment waits to be mailed.", minimum=1
+    )
+    moderators: list[str] = setting([], "Addresses that are mailed about new comments.")
+    smtp_url: str = setting(
+        "smtp://127.0.0.1:25",
+        "Mail server: smtp://host:port, smtp+starttls://host:port or smtps://host:port. "
+        "User and password come from AFTERWORD_SMTP_USER / AFTERWORD_SMTP_PASSWORD only.",
+    )
+    sender: str = setting(
+        "", "From address of notification mails. Empty: afterword@<smtp host>.", key="from"
+    )
+    webhooks: list[str] = setting([], "URLs POSTed a signed JSON body for each new comment.")
+    webhook_format: str = setting(
+        "afterword",
+        "Body of webhook calls: afterword (signed, versioned JSON), slack or discord (text).",
+        choices=("afterword", "slack", "discord"),
+    )
+    webhook_secret_env: str = setting(
+        "",
+        "Environment variable holding the webhook signing key. Empty: a key derived from "
+        "the per-site secret (shown by `afterword notify --status --show-key`).",
+    )
+    notify_spam: bool = setting(
+        False, "Also notify about honeypot-caught and spam-flagged comments."
+    )
+    max_mails_per_hour: int = setting(
+        20,
+        "Flood guard: mails per hour; past it, what is queued is folded into one digest.",
+        minimum=1,
+    )
+    max_attempts: int = setting(
+        12,
+        "Tries per message before it is given up as failed (backoff 30 s doubling).",
+        minimum=1,
+    )
+    background: bool = setting(
+        True,
+        "`serve` and `watch` send notifications in a background thread. false: only "
+        "`afterword notify` does (e.g. run by cron or as a service of its own).",
+    )
+    retry_seconds: float = setting(
+        30.0,
+        "Wait before retrying a failed notification; doubles per attempt, at most an hour.",
+        minimum=0.01,
+        maximum=3600,
+    )
+    timeout_seconds: float = setting(
+        15.0, "Network timeout of one SMTP session or webhook call.", minimum=0.1, maximum=600
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +324,7 @@ class Config:
     build: BuildConfig = field(default_factory=BuildConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     targets: Mapping[str, TargetConfig] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)
     source: Path | None = None
@@ -266,12 +343,23 @@ class Config:
         base = self.intake.public_url or f"http://{self.intake.host}:{self.intake.port}"
         return base.rstrip("/") + "/api/comments"
 
+    @property
+    def intake_base(self) -> str:
+        """The intake's public origin and prefix, without a trailing slash."""
+        base = self.intake.public_url or f"http://{self.intake.host}:{self.intake.port}"
+        return base.rstrip("/")
+
 
 SECTIONS: dict[str, type[Any]] = {
     f.name: typing.get_type_hints(Config)[f.name]
     for f in dataclasses.fields(Config)
     if f.name not in {"targets", "root", "source"}
 }
+
+
+def setting_key(fld: dataclasses.Field[Any]) -> str:
+    """A setting's name in the file and the environment (usually its field's name)."""
+    return str(fld.metadata.get("key") or fld.name)
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -367,8 +455,8 @@ def _build_section(
     root: Path,
     where: str,
 ) -> T:
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(cls)
+    fields = {setting_key(f): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = {setting_key(f): typing.get_type_hints(cls)[f.name] for f in fields.values()}
     for key in raw:
         if key not in fields:
             raise ConfigError(f"{where}: unknown key {section}.{key}{_did_you_mean(key, fields)}")
@@ -393,10 +481,10 @@ def _build_section(
             _check_range(value, fld.metadata, origin)
         if fld.metadata.get("path") and value:
             value = str((root / Path(value).expanduser()).resolve())
-        values[name] = value
-    for name, fld in fields.items():
-        if fld.metadata.get("path") and name not in values and fld.default:
-            values[name] = str((root / str(fld.default)).resolve())
+        values[fld.name] = value
+    for fld in fields.values():
+        if fld.metadata.get("path") and fld.name not in values and fld.default:
+            values[fld.name] = str((root / str(fld.default)).resolve())
     return cls(**values)
 
 

@@ -145,3 +145,7 @@ class ImportFailed(AfterwordError):
 
 class QueueError(AfterwordError):
     """The SQS queue between intake and store refused or could not be reached."""
+
+
+class NotifyError(AfterwordError):
+    """A notification could not be delivered (mail server or webhook); it stays queued."""

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from afterword.config import DEFAULT_CONFIG_NAME, SECTIONS, Config, TargetConfig
+from afterword.config import (
+    DEFAULT_CONFIG_NAME,
+    SECTIONS,
+    Config,
+    TargetConfig,
+    setting_key,
+)
 from afterword.errors import ConfigError
 
 
@@ -27,7 +33,7 @@ def config_template(*, site_url: str) -> str:
             if section == "site" and fld.name == "url":
                 lines.append(f"url = {_toml(site_url)}")
             else:
-                lines.append(f"# {fld.name} = {_toml(value)}")
+                lines.append(f"# {setting_key(fld)} = {_toml(value)}")
         lines.append("")
     lines.append("# Publish targets: one table each. Examples:")
     lines.append("# [targets.site]")

@@ -4,6 +4,7 @@
     python bench/intake.py --workers 2          # two intake processes (serve --workers 2)
     python bench/intake.py --runs 5 --against /tmp/other-checkout   # A/B, run by run
     python bench/intake.py --runs 1 --duration 3 --connections 8    # a quick look
+    python bench/intake.py --notify both        # notifications off and on, side by side
 
 Every measured run is a child process (this script with ``--one``) that starts the intake
 (``BackgroundServer``: in that process, or ``--workers`` processes) on a fresh site folder
@@ -18,6 +19,11 @@ A 202 is only sent after its batch committed with ``synchronous=FULL``, so accep
 ``--against DIR`` runs the same bench on another checkout of afterword (``PYTHONPATH=DIR``),
 alternating with this one run by run, so both see the same noise on a shared machine; the
 medians of each are printed side by side.
+
+``--notify on`` configures moderator notifications (``mode = "each"``, a real SMTP server —
+aiosmtpd — on loopback in a process of its own, the background sender draining as in ``serve``):
+every accepted comment then also writes its outbox row in the same transaction. ``--notify
+both`` alternates runs without and with notifications, run by run, like ``--against``.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 import afterword
-from afterword.config import load_config
+from afterword.config import Config, load_config
 from afterword.intake.server import BackgroundServer
 from afterword.scaffold import write_config
 from afterword.store import open_store
@@ -100,6 +106,12 @@ def main() -> int:
         "--dir", default=None, help="make the site folder (and database) under this directory"
     )
     parser.add_argument("--keep", action="store_true", help="keep the site folder")
+    parser.add_argument(
+        "--notify",
+        choices=("off", "on", "both"),
+        default="off",
+        help="moderator notifications: off (default), on, or both side by side",
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -117,8 +129,11 @@ def main() -> int:
 
 def compare(args: argparse.Namespace) -> int:
     """``--runs`` child runs per checkout, alternating checkouts run by run; medians."""
-    trees = [Path(afterword.__file__).resolve().parent.parent]
-    trees += [Path(tree).resolve() for tree in args.against]
+    here = Path(afterword.__file__).resolve().parent.parent
+    modes = ["off", "on"] if args.notify == "both" else [args.notify]
+    # a "tree" is a checkout plus its notify mode; --notify both measures this checkout twice
+    trees = [Path(f"{here}#notify={mode}") for mode in modes]
+    trees += [Path(f"{Path(tree).resolve()}#notify={modes[0]}") for tree in args.against]
     passed = [
         f"--duration={args.duration}",
         f"--connections={args.connections}",
@@ -130,9 +145,10 @@ def compare(args: argparse.Namespace) -> int:
     failed = False
     for number in range(1, args.runs + 1):
         for tree in trees:
-            env = {**os.environ, "PYTHONPATH": str(tree)}
+            checkout, _, mode = str(tree).partition("#notify=")
+            env = {**os.environ, "PYTHONPATH": checkout}
             child = subprocess.run(
-                [sys.executable, __file__, "--one", *passed],
+                [sys.executable, __file__, "--one", *passed, f"--notify={mode}"],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -180,6 +196,9 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     config = load_config(folder / "afterword.toml", environ={})
     limits = dataclasses.replace(config.limits, per_minute=0, per_hour=0)
     config = dataclasses.replace(config, limits=limits)
+    smtp = None
+    if args.notify == "on":
+        smtp, config = _with_notifications(config)
     open_store(config.database_path).close()
     args.database = config.database_path
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -202,6 +221,9 @@ def run(folder: Path, args: argparse.Namespace) -> int:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = _cpu_seconds(server.worker_pids)
+    if smtp is not None:
+        smtp.terminate()
+        smtp.wait(10)
     cpu_seconds = after - before
     args.wrk_cpu = (wrk_after.ru_utime - wrk_before.ru_utime) + (
         wrk_after.ru_stime - wrk_before.ru_stime
@@ -217,6 +239,37 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     return _report(args, result)
 
 
+def _with_notifications(config: Config) -> tuple[subprocess.Popen[bytes], Config]:
+    """A real SMTP server (aiosmtpd, its ``Sink`` handler) in a process of its own — so its
+    CPU is not counted as the intake's — and a config that mails the moderators through it."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
+    server = subprocess.Popen(
+        [*command, "-l", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    notify = dataclasses.replace(
+        config.notify,
+        mode="each",
+        moderators=["moderator@example.org"],
+        smtp_url=f"smtp://127.0.0.1:{port}",
+    )
+    return server, dataclasses.replace(config, notify=notify)
+
+
 def _cpu_seconds(worker_pids: list[int]) -> float:
     """CPU time of this process plus the intake's worker processes (wrk not included)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -228,9 +281,15 @@ def _cpu_seconds(worker_pids: list[int]) -> float:
     return total
 
 
-def _count_rows(path: Path) -> int:
+def _count_mails(path: Path) -> int:
     with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
+        query = "SELECT count(DISTINCT message) FROM notify_outbox WHERE state = 'sent'"
+        return int(conn.execute(query).fetchone()[0])
+
+
+def _count_rows(path: Path, table: str = "comments") -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +314,10 @@ def _report(args: argparse.Namespace, result: Result) -> int:
         + ("" if args.workers > 1 else " (in-process)")
     )
     print("  rate limits: off for the bench (limits.per_minute = limits.per_hour = 0)")
+    if args.notify == "on":
+        queued = _count_rows(args.database, "notify_outbox")
+        mails = _count_mails(args.database)
+        print(f"  notifications: on; {queued} outbox rows, {mails} mail(s) sent (flood guard)")
     print("  durability: synchronous=FULL, 202 sent only after the batch committed")
     print(f"  database:   {args.database}")
     print(f"  accepted (202): {accepted}   other answers: {other}")

@@ -27,7 +27,7 @@ import click
 
 from afterword.cli import main
 from afterword.cli.common import error_code
-from afterword.config import ENV_PREFIX, SECTIONS, TargetConfig
+from afterword.config import ENV_PREFIX, SECTIONS, TargetConfig, setting_key
 from afterword.errors import AfterwordError, CommentRejected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,9 +131,9 @@ def _config_intro() -> list[str]:
 
 
 def _setting(section: str, fld: dataclasses.Field[Any], hint: Any) -> list[str]:
-    env = f"{ENV_PREFIX}{section.replace('.', '_')}_{fld.name}".upper()
+    env = f"{ENV_PREFIX}{section.replace('.', '_')}_{setting_key(fld)}".upper()
     lines = [
-        f"### {section}.{fld.name}",
+        f"### {section}.{setting_key(fld)}",
         "",
         f"- Type: {_type_name(hint)}",
         f"- Default: `{_default_text(fld)}`",

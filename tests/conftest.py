@@ -104,4 +104,4 @@ def status_of(store: Store, comment: Comment) -> str:
     return found.status
 
 
-pytest_plugins = ["fixtures_intake", "fixtures_s3", "fixtures_browser"]
+pytest_plugins = ["fixtures_intake", "fixtures_s3", "fixtures_browser", "fixtures_notify"]

@@ -165,6 +165,7 @@ def test_build_site_removed_parent_becomes_placeholder(config: Config, store: St
             "html": None,
             "created": None,
             "edited": None,
+            "owner": None,
         },
         {**comments[1], "id": child, "parent": parent, "depth": 1},  # type: ignore[index,dict-item]
     ]

@@ -15,6 +15,7 @@ from afterword.config import Config
 from afterword.store import Store
 
 PUBLIC_FIELDS = {
+    "owner",
     "id",
     "parent",
     "depth",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import click
 import pytest
 
 from afterword.cli import main
-from afterword.config import SECTIONS, TargetConfig
+from afterword.config import SECTIONS, TargetConfig, setting_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "gen_docs.py"
@@ -74,7 +75,8 @@ def test_docs_cli_lists_every_registered_command(gen_docs: ModuleType) -> None:
 def test_docs_configuration_has_every_setting(gen_docs: ModuleType) -> None:
     text = gen_docs.render_config()
     for section, cls in SECTIONS.items():
-        for name in cls.__dataclass_fields__:
+        for fld in dataclasses.fields(cls):
+            name = setting_key(fld)  # the file's name: notify.from, not the field's
             assert f"### {section}.{name}\n" in text
             assert f"`AFTERWORD_{section.upper()}_{name.upper()}`" in text
     for name in TargetConfig.__dataclass_fields__:

@@ -44,7 +44,11 @@ def _seed_golden(store: Store) -> None:
     moderate(store, [gone], "delete", actor="golden")
     with store.write() as conn:  # as an approved author's revision leaves it
         conn.execute("UPDATE comments SET edited = ? WHERE id = ?", (t.format(8), third))
-    add(store, "/about/", "> quoted\n\nand a [link](https://example.org)", created=t.format(7))
+    about = add(store, "/about/", "> quoted\n\nand a [link](https://example.org)",
+                created=t.format(7))  # fmt: skip
+    # the owner's reply: its badge and "owner": true
+    add(store, "/about/", "Thanks!", parent=about, author="The Owner", email="",
+        created=t.format(8), source="owner")  # fmt: skip
 
 
 def _golden_config(config: Config) -> Config:

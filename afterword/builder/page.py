@@ -139,6 +139,7 @@ class PageRenderer:
                 "html": None,
                 "created": None,
                 "edited": None,
+                "owner": None,
             }
         return {
             "id": c.id,
@@ -151,6 +152,7 @@ class PageRenderer:
             "html": c.html,
             "created": c.created,
             "edited": c.edited,
+            "owner": c.owner,
         }
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from afterword.builder.avatar import NO_AVATAR, Avatar
 from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
+from afterword.store.models import OWNER_SOURCE
 from afterword.text import ANONYMOUS, is_invisible, strip_forbidden
 from afterword.urls import publishable_url
 
@@ -49,6 +50,7 @@ class CommentView(NamedTuple):
     closes: int  # how many <ol>/<li> levels close after this comment (for the flat loop)
     has_replies: bool
     edited: str | None = None  # when its author's approved revision replaced the text
+    owner: bool = False  # posted by the site's owner (``afterword reply``, a link's reply box)
 
     @property
     def date(self) -> str:
@@ -161,4 +163,5 @@ def make_view(
         closes=closes,
         has_replies=has_replies,
         edited=row["edited"],
+        owner=str(row["source"]) == OWNER_SOURCE,
     )

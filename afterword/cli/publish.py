@@ -101,6 +101,7 @@ def watch(config: Config, poll: bool | None) -> None:
 
     Ctrl-C stops.
     """
+    from afterword.notify.runner import BackgroundSender
     from afterword.pipeline import watch as run_watch
 
     logging.basicConfig(
@@ -109,7 +110,11 @@ def watch(config: Config, poll: bool | None) -> None:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     with store_for(config) as store:
         warn_without_targets(config)
-        run_watch(config, store, poll=poll)
+        sender = BackgroundSender(config).start()  # notifications, while watching
+        try:
+            run_watch(config, store, poll=poll)
+        finally:
+            sender.stop()
 
 
 @click.command("doctor")

@@ -11,8 +11,9 @@ It is used three ways: ``answer_post`` for the submission route (which knows whe
 came from a plain HTML form — then the answer is a 303 back to the page with
 ``?afterword_error=<code>``, because a browser without JavaScript would otherwise show the
 visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starlette's
-exception handler for every other route, and ``internal_error`` for the timing middleware's
-last-resort envelope.
+exception handler for every other route (under ``/moderate`` — the one-click links a person
+opens from a mail — as a small HTML page instead of JSON), and ``internal_error`` for the
+timing middleware's last-resort envelope.
 
 A storage failure's text names the database file and SQLite's complaint, a ``QueueError``'s
 the queue URL (with the AWS account) and SQS's: useful to the operator, a map of the server to
@@ -30,7 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from afterword.errors import (
     AfterwordError,
@@ -45,6 +46,9 @@ from afterword.errors import (
     StorageFull,
     StorageReadOnly,
 )
+from afterword.intake import paths
+from afterword.notify.linkpage import HEADERS as LINK_HEADERS
+from afterword.notify.linkpage import render_page
 from afterword.pagekey import normalize_page_key
 
 if TYPE_CHECKING:
@@ -56,6 +60,14 @@ OUTCOME_BY_CODE = {
     "client_closed": "disconnected",
 }
 STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTML_TITLES = {
+    403: "This link cannot be used",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too long",
+    422: "Please check the reply",
+    503: "Try again shortly",
+}
 STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"
 STORAGE_RETRY_AFTER = "5"
 REASONS: tuple[tuple[type[StorageError], str], ...] = (
@@ -135,9 +147,24 @@ def storage_reason(exc: StorageError | CommentNotStored) -> str:
 
 
 async def answer_error(request: Request, exc: Exception) -> Response:
-    """Starlette's exception handler: the envelope, for every route but a submission."""
+    """Starlette's exception handler: the envelope, for every route but a submission.
+
+    Under ``/moderate`` a person follows a link from a mail: the same answer as a small
+    HTML page (404 without a token, 403 for a bad or expired one), never JSON.
+    """
     answer = answer_for(exc)
+    path = request.url.path
+    if path == paths.MODERATE_PREFIX or path.startswith(paths.MODERATE_PREFIX + "/"):
+        return html_error(answer)
     return JSONResponse(answer.envelope(), answer.status, answer.headers)
+
+
+def html_error(answer: Answer) -> Response:
+    """A refusal as a plain, self-contained page (the link page's look and headers)."""
+    title = HTML_TITLES.get(answer.status, "Something went wrong")
+    message = answer.message[:1].upper() + answer.message[1:] + "."
+    page = render_page(title, message=message)
+    return HTMLResponse(page, answer.status, {**answer.headers, **LINK_HEADERS})
 
 
 def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:

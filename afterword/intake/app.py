@@ -32,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from afterword.config import Config
-from afterword.errors import AfterwordError, CommentRejected
+from afterword.errors import AfterwordError, CommentRejected, StorageError
 from afterword.intake import paths
 from afterword.intake.answers import (
     PostContext,
@@ -46,12 +46,16 @@ from afterword.intake.cors import OriginPolicy
 from afterword.intake.edit import one_comment
 from afterword.intake.limits import RateLimiter, client_address, parse_networks
 from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
+from afterword.intake.moderate import moderate_link
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
+from afterword.notify.runner import BackgroundSender
+from afterword.notify.status import read_status
 from afterword.privacy import hash_address
 from afterword.store import parse_time
+from afterword.store.outbox import OutboxStatus
 
 ADDRESS_CACHE = 4096
 
@@ -91,6 +95,14 @@ class Intake:
     def _hash_uncached(self, address: str) -> str:
         """HMAC of the client's network; cached, since the same clients post again."""
         return hash_address(self.writer.secret, address)
+
+    def read_outbox(self) -> OutboxStatus | None:
+        if self.config.intake.queue != "sqlite":  # the outbox is on the pulling machine
+            return None
+        try:
+            return read_status(self.config)
+        except StorageError:
+            return None
 
     def read_queue_depth(self) -> float:
         return self.writer.queue_depth()
@@ -235,7 +247,7 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     intake = _intake(request)
     text = await run_in_threadpool(
-        intake.metrics.render, intake.read_queue_depth, intake.writer.backlog
+        intake.metrics.render, intake.read_queue_depth, intake.writer.backlog, intake.read_outbox
     )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -255,9 +267,11 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         intake.writer.start()
+        sender = BackgroundSender(config).start()
         try:
             yield
         finally:
+            await run_in_threadpool(sender.stop)
             await run_in_threadpool(intake.writer.stop)
 
     app = Starlette(
@@ -266,6 +280,7 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
             Route(paths.COMMENT, one_comment, methods=["PATCH", "DELETE", "OPTIONS"]),
             Route(paths.HEALTH, healthz, methods=["GET"]),
             Route(paths.METRICS, metrics, methods=["GET"]),
+            Route(paths.MODERATE, moderate_link, methods=["GET", "POST"]),
         ],
         middleware=[Middleware(TimingMiddleware, metrics=intake.metrics, fallback=internal_error)],
         exception_handlers={AfterwordError: answer_error, HTTPException: answer_error},

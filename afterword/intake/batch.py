@@ -18,7 +18,10 @@ with the same rules as before:
   limit that every worker process and every intake machine shares (``limits.window_refusal``);
 * then ``policy.initial_status`` (``spam`` for the honeypot).
 
-Refusals are decided before anything is written, so a refused row leaves no trace and its
+The moderators' notifications of the stored rows (``notify.channels``: pending ones, plus
+honeypot-caught ones with ``notify_spam``) go into ``notify_outbox`` in the same
+transaction, one more statement per batch, so a comment is notified if and only if it was
+stored. Refusals are decided before anything is written, so a refused row leaves no trace and its
 neighbours are unaffected; a failing statement fails the whole batch (all get 503).
 """
 
@@ -35,8 +38,10 @@ from afterword.config import Config
 from afterword.errors import CommentRejected
 from afterword.intake.limits import shared_window_seconds, window_refusal
 from afterword.intake.validate import Submission
+from afterword.notify.channels import NEW_COMMENT, channels_for, notified_statuses
 from afterword.policy import initial_status
 from afterword.store.models import NewComment, format_time, parse_time
+from afterword.store.outbox import enqueue
 from afterword.store.recent import accepted_times
 from afterword.store.submissions import (
     DuplicateKey,
@@ -130,7 +135,9 @@ def apply_batch(
         rows.append(make_row(entry, status))
     urls = {entry.submission.page_key: entry.page_url for entry in reversed(entries)}
     ensure_pages(conn, {row.page_key: urls[row.page_key] for row in rows})
-    ids = iter(insert_batch(conn, rows))
+    new_ids = insert_batch(conn, rows)
+    _enqueue_notifications(conn, config, rows, new_ids)
+    ids = iter(new_ids)
     stored = iter(rows)
     result: list[Outcome] = []
     for outcome in outcomes:
@@ -139,6 +146,18 @@ def apply_batch(
             outcome = Stored(next(ids), str(row.created), row.status)
         result.append(outcome)
     return result
+
+
+def _enqueue_notifications(
+    conn: sqlite3.Connection, config: Config, rows: Sequence[NewComment], ids: Sequence[int]
+) -> None:
+    """The moderators' notifications, committed with the comments (at most one statement)."""
+    channels = channels_for(config)
+    if not channels:
+        return
+    wanted = notified_statuses(config)
+    notify = [cid for row, cid in zip(rows, ids, strict=True) if row.status in wanted]
+    enqueue(conn, NEW_COMMENT, notify, channels)
 
 
 def _decide(config: Config, entry: Entry, facts: _Facts) -> str:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from afterword.intake import paths
+
+if TYPE_CHECKING:
+    from afterword.store.outbox import OutboxStatus
 
 OUTCOMES = ("accepted", "invalid", "rate-limited", "duplicate", "spam", "disconnected")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"})
@@ -60,6 +64,13 @@ class IntakeMetrics:
             registry=self.registry,
         )
 
+        self.notifications = Gauge(
+            "afterword_notifications",
+            "Notification outbox rows by state (queued, sent, failed), read at scrape time.",
+            ["state"],
+            registry=self.registry,
+        )
+
     def count(self, outcome: str) -> None:
         self._outcomes[outcome].inc()
 
@@ -71,10 +82,19 @@ class IntakeMetrics:
             timer = self._timers[key] = self.request_seconds.labels(route, method, str(status))
         timer.observe(seconds)
 
-    def render(self, queue_depth: Callable[[], float], backlog: int) -> bytes:
+    def render(
+        self,
+        queue_depth: Callable[[], float],
+        backlog: int,
+        outbox: Callable[[], OutboxStatus | None] = lambda: None,
+    ) -> bytes:
         """The text exposition; the queue depth is read now, from the caller's connection."""
         self.queue_depth.set(queue_depth())
         self.writer_backlog.set(backlog)
+        status = outbox()
+        if status is not None:
+            for state in ("queued", "sent", "failed"):
+                self.notifications.labels(state).set(getattr(status, state))
         return bytes(generate_latest(self.registry))
 
 

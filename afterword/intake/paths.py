@@ -6,6 +6,8 @@ COMMENTS = "/api/comments"
 COMMENT = "/api/comments/{comment_id:int}"  # one comment: PATCH (edit) and DELETE by its author
 HEALTH = "/healthz"
 METRICS = "/metrics"
+MODERATE = "/moderate/{token}"
+MODERATE_PREFIX = "/moderate"  # every path under it is answered in HTML, errors included
 ROUTES = frozenset({COMMENTS, HEALTH, METRICS})
 
 
@@ -16,4 +18,6 @@ def route_label(path: str) -> str:
     head, _, tail = path.rpartition("/")
     if head == COMMENTS and tail.isascii() and tail.isdigit():
         return COMMENT
+    if path.startswith(MODERATE_PREFIX + "/"):
+        return MODERATE
     return "other"

@@ -46,6 +46,7 @@ def run_doctor(config_path: str | None) -> list[Check]:
     checks = [Check("config", True, f"{config.source} is valid")]
     checks.extend(check_database(config))
     checks.append(check_output(config))
+    checks.extend(check_notify(config))
     if not config.targets:
         checks.append(
             Check("targets", False, "no [targets.NAME] in the config: add one to publish")
@@ -85,6 +86,25 @@ def check_database(config: Config) -> Iterator[Check]:
             False,
             f"{path} is readable by other users and holds e-mail addresses: chmod 600 {path}",
         )
+
+
+def check_notify(config: Config) -> Iterator[Check]:
+    """The outbox: failures for good, retries pending, a bad smtp_url (nothing when off)."""
+    from afterword.notify.channels import channels_for
+    from afterword.notify.status import describe, problems, read_status
+
+    if not channels_for(config) or not config.database_path.exists():
+        return
+    try:
+        status = read_status(config)
+    except AfterwordError as exc:
+        yield Check("notifications", False, str(exc))
+        return
+    found = problems(config, status)
+    if found:
+        yield Check("notifications", False, "; ".join(found) + ": see `afterword notify --status`")
+    else:
+        yield Check("notifications", True, describe(config, status))
 
 
 def check_output(config: Config) -> Check:

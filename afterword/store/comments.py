@@ -182,6 +182,13 @@ def edit_comment(
     return Comment.from_row(row)
 
 
+def log_action(
+    conn: sqlite3.Connection, comment_id: int, action: str, status: str, actor: str, reason: str
+) -> None:
+    """A moderation-log entry for something other than a status change (a reply posted)."""
+    _log(conn, comment_id, action, status, status, actor, reason)
+
+
 def moderation_history(store: Store, comment_id: int) -> list[sqlite3.Row]:
     return store.query(
         "SELECT * FROM moderation_log WHERE comment_id = ? ORDER BY id", (comment_id,)

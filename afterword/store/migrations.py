@@ -201,3 +201,31 @@ def author_edits(db: Any) -> None:
         CREATE UNIQUE INDEX revisions_pending ON revisions (comment_id) WHERE status = 'pending';
         """
     )
+
+
+@migrations(name="0006_notify_outbox")
+def notify_outbox(db: Any) -> None:
+    """The outbox of notifications: one row per message and channel, written in the same
+    transaction as the change that causes it, drained by ``afterword.notify``."""
+    db.executescript(
+        """
+        CREATE TABLE notify_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('mail', 'webhook')),
+            target TEXT NOT NULL DEFAULT '',
+            comment_id INTEGER NOT NULL REFERENCES comments (id),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            sent TEXT
+        );
+        CREATE INDEX notify_outbox_due ON notify_outbox (next_attempt, id)
+            WHERE state = 'queued';
+        CREATE INDEX notify_outbox_sent ON notify_outbox (channel, sent) WHERE state = 'sent';
+        """
+    )

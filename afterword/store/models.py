@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Self
 
+OWNER_SOURCE = "owner"  # comments.source of the site owner's replies (published with a badge)
+
 
 def utc_now() -> str:
     """Timestamps are ISO 8601 UTC text with microseconds: sortable as strings, readable."""
