@@ -103,3 +103,19 @@ def test_build_thread_safe_website_table() -> None:
     assert safe_website(" http://a.example ") == "http://a.example"
     for bad in ("javascript:alert(1)", "ftp://a.example", "https://", "//a.example", "a b", ""):
         assert safe_website(bad) is None
+
+
+def test_a_pulled_comment_carries_its_submission_id_and_an_intake_one_does_not(
+    config: Config, store: Store
+) -> None:
+    """The widget recognises an SQS intake's pending receipt by it (no database id then)."""
+    pulled = add(store, "/blog/q/", "from the queue")
+    plain = add(store, "/blog/q/", "straight in")
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE comments SET external_id = ? WHERE id = ?", ("c0ffee" * 5 + "ab", pulled)
+        )
+    build_site(config, store)
+    html = (config.output_dir / "threads" / "blog" / "q" / "comments.html").read_text()
+    assert f'id="c{pulled}" data-id="{pulled}" data-submission="{"c0ffee" * 5 + "ab"}"' in html
+    assert f'id="c{plain}" data-id="{plain}" data-depth' in html

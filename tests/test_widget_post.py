@@ -232,3 +232,32 @@ def test_widget_post_pending_dropped_when_published_or_old(
     ids = browser_page.locator(".afterword-comment").evaluate_all("l => l.map(e => e.id)")
     assert ids == ["c1", "c51"]
     assert [p["id"] for p in stored_pending(browser_page)] == [51, 52]
+
+
+def test_widget_post_sqs_receipts_are_keyed_by_submission_and_cleared_when_published(
+    browser_page: Page, site: PostSite
+) -> None:
+    """An SQS intake's 202 has ``id: null`` and a ``submission`` id: two such receipts must
+    not collide, and the one whose comment ``pull`` stored and the builder published (it
+    carries ``data-submission``) is dropped, as a receipt with an id is."""
+    published, waiting = "a" * 32, "b" * 32
+    queued = comment_html(7, "From the queue").replace(
+        'data-id="7"', f'data-id="7" data-submission="{published}"'
+    )
+    thread = thread_html(KEY, queued, intake_url="http://127.0.0.1:9/api/comments",
+                         page_url=site.page_url)  # fmt: skip
+    write_thread(site.root, KEY, thread)
+    now = time.time() * 1000
+    entries = [
+        {"id": None, "submission": published, "page": KEY, "html": "<p>q</p>", "author": "A",
+         "t": now},
+        {"id": None, "submission": waiting, "page": KEY, "html": "<p>w</p>", "author": "B",
+         "t": now},
+    ]  # fmt: skip
+    browser_page.goto(site.server.url + "afterword.js")
+    browser_page.evaluate("e => localStorage['afterword:pending'] = JSON.stringify(e)", entries)
+    open_thread(browser_page, site)
+    browser_page.locator(f"#cs{waiting}").wait_for()
+    ids = browser_page.locator(".afterword-comment").evaluate_all("l => l.map(e => e.id)")
+    assert ids == ["c7", f"cs{waiting}"]
+    assert [p["submission"] for p in stored_pending(browser_page)] == [waiting]

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from afterword.builder.avatar import NO_AVATAR, Avatar
 from afterword.markup import RENDERER_VERSION, render_markdown, sanitize_html
 from afterword.store.models import OWNER_SOURCE
+from afterword.store.pulled import PULL_SOURCE
 from afterword.text import ANONYMOUS, is_invisible, strip_forbidden
 from afterword.urls import publishable_url
 
@@ -51,6 +52,9 @@ class CommentView(NamedTuple):
     has_replies: bool
     edited: str | None = None  # when its author's approved revision replaced the text
     owner: bool = False  # posted by the site's owner (``afterword reply``, a link's reply box)
+    # The SQS message id of a comment stored by ``afterword pull``: an SQS intake's 202 can
+    # name no database id, so the widget recognises its pending receipt by this instead.
+    submission: str | None = None
 
     @property
     def date(self) -> str:
@@ -164,4 +168,13 @@ def make_view(
         has_replies=has_replies,
         edited=row["edited"],
         owner=str(row["source"]) == OWNER_SOURCE,
+        submission=pulled_submission(row),
     )
+
+
+def pulled_submission(row: sqlite3.Row | dict[str, object]) -> str | None:
+    """The message id ``afterword pull`` stored as the external id (hex, safe in markup)."""
+    external = row["external_id"]
+    if str(row["source"]) != PULL_SOURCE or not isinstance(external, str):
+        return None
+    return external if external.isascii() and external.isalnum() else None

@@ -23,7 +23,7 @@ CLOSED_THROUGH_KEY = "build_closed_through"
 # Columns a page's thread needs; ``email`` only feeds the avatar hash and never leaves the builder.
 _THREAD_COLUMNS = (
     "id, parent_id, status, author, email, website, body, body_html, renderer, created, source, "
-    "edited"
+    "external_id, edited"
 )
 
 

@@ -115,6 +115,18 @@
     form.classList.remove("afterword-compact");
   }
 
+  // A receipt's element id: the comment's id, or — from an SQS intake, which knows no id yet —
+  // its submission id; published, such a comment carries that as data-submission.
+  function receiptKey(receipt) {
+    return receipt.id ?? "s" + receipt.submission;
+  }
+
+  function publishedSelector(receipt) {
+    return receipt.id == null
+      ? `[data-submission="${receipt.submission}"]`
+      : `[data-id="${receipt.id}"]`;
+  }
+
   // Shows this page's receipts not yet in the published thread, forgets those that are.
   function sync(element) {
     const state = element.aw;
@@ -123,8 +135,8 @@
       if (receipt.page != state.page) {
         return true;
       }
-      const item = find(`#c${receipt.id}[data-pending]`, state.section);
-      if (find(`[data-id="${receipt.id}"]`, state.section)) {
+      const item = find(`#c${receiptKey(receipt)}[data-pending]`, state.section);
+      if (find(publishedSelector(receipt), state.section)) {
         item?.remove();
         return false;
       }
@@ -166,7 +178,7 @@
     const header = make("header", "afterword-meta");
     const body = make("div", "afterword-body");
     const badge = state.strings[receipt.status == "approved" ? "approved" : "pending"];
-    item.id = "c" + receipt.id;
+    item.id = "c" + receiptKey(receipt);
     item.dataset.pending = "";
     item.tabIndex = -1;
     body.innerHTML = receipt.html;
@@ -318,7 +330,7 @@
       goHome(state);
       say(state, strings.thanks);
       sync(element);
-      find(`#c${receipt.id}[data-pending]`, state.section)?.focus();
+      find(`#c${receiptKey(receipt)}[data-pending]`, state.section)?.focus();
       return;
     }
     showErrors(state, response, answer.error || {});
