@@ -28,8 +28,9 @@ from pathlib import Path
 import afterword
 from afterword.errors import AfterwordError
 
-REQUIREMENTS = (
+REQUIREMENTS = (  # what ``afterword.intake`` imports; jinja2 for the /moderate pages' module
     "boto3>=1.34",
+    "jinja2>=3.1",
     "mangum>=0.19",
     "markdown-it-py>=3.0",
     "nh3>=0.2.17",
