@@ -21,6 +21,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -51,11 +52,11 @@ from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
-from afterword.notify.runner import BackgroundSender
-from afterword.notify.status import read_status
 from afterword.privacy import hash_address
 from afterword.store import parse_time
-from afterword.store.outbox import OutboxStatus
+
+if TYPE_CHECKING:
+    from afterword.store.outbox import OutboxStatus
 
 ADDRESS_CACHE = 4096
 
@@ -97,6 +98,8 @@ class Intake:
         return hash_address(self.writer.secret, address)
 
     def read_outbox(self) -> OutboxStatus | None:
+        from afterword.notify.status import read_status  # the outbox: only beside a database
+
         if self.config.intake.queue != "sqlite":  # the outbox is on the pulling machine
             return None
         try:
@@ -267,6 +270,10 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         intake.writer.start()
+        # Imported here: the sender pulls in the mail composer and the builder's strings, which
+        # an SQS intake (a Lambda among them) never uses and does not ship.
+        from afterword.notify.runner import BackgroundSender
+
         sender = BackgroundSender(config).start()
         try:
             yield
