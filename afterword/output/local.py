@@ -30,10 +30,20 @@ class LocalTarget:
         self.where = Where(name)
 
     def put(self, upload: Upload, data: bytes) -> None:
+        """Uploads and deletes run on a thread pool: a delete emptying a folder prunes it, and
+        that may happen between our ``mkdir`` and the temporary file appearing in it. The
+        temporary file keeps the folder from being pruned, so making the folder again and
+        retrying is enough."""
         destination = self._path(upload.key)
         try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(destination, data)
+            for attempt in range(PRUNE_RACE_ATTEMPTS):
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    write_atomic(destination, data)
+                    return
+                except FileNotFoundError:
+                    if attempt == PRUNE_RACE_ATTEMPTS - 1:
+                        raise
         except OSError as exc:
             raise os_error(exc, str(destination), self.where) from None
 
@@ -72,6 +82,9 @@ class LocalTarget:
             except OSError:
                 return
             folder = folder.parent
+
+
+PRUNE_RACE_ATTEMPTS = 5
 
 
 def write_atomic(path: Path, data: bytes) -> None:
