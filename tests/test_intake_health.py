@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import httpx
 import pytest
-from conftest import afterword_env
+from conftest import afterword_env, require
 from fixtures_intake import comment_fields
 
 from afterword.config import Config
@@ -41,9 +41,9 @@ def _can_unshare() -> bool:
     return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(
-    not _can_unshare(), reason="needs unprivileged user and mount namespaces (unshare)"
-)
+@pytest.fixture(autouse=True)
+def namespaces() -> None:
+    require(_can_unshare(), "unprivileged user and mount namespaces (unshare)")
 
 
 def _free_port() -> int:

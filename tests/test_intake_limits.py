@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from conftest import require
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -411,8 +412,10 @@ def test_serve_raises_its_open_files_limit_for_max_connections(
     at most, and then says the setting cannot be reached)."""
     port = _free_port()
     _, current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if current_hard != resource.RLIM_INFINITY and current_hard < hard:
-        pytest.skip(f"this machine's hard limit is {current_hard}")
+    require(
+        current_hard == resource.RLIM_INFINITY or current_hard >= hard,
+        f"an open-files hard limit of {hard} (this machine's is {current_hard})",
+    )
     args = ["--config", str(config.source), "serve", "--port", str(port)]
     process = subprocess.Popen(
         [sys.executable, "-c", LOW_FILE_LIMIT, "200", str(hard), *args],
