@@ -81,7 +81,15 @@ class InvalidPageKey(AfterwordError, ValueError):
 
 
 class ModerationError(AfterwordError):
-    """A moderation action names an unknown comment or does not apply to its status."""
+    """A moderation action names an unknown comment or does not apply to its status.
+
+    ``code`` names the refusal in one word where a page must say it in the site's language
+    (the reply box of a moderation link: ``empty_reply``, ``reply_too_long``).
+    """
+
+    def __init__(self, message: str, *, code: str = "moderation") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class CommentRejected(AfterwordError):

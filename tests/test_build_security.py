@@ -14,10 +14,11 @@ from test_build_support import add, tree
 from afterword.builder import build_site
 from afterword.builder.avatar import NO_AVATAR
 from afterword.builder.feeds import FeedSite, page_feed
-from afterword.builder.render import get_template, load_strings, make_environment
+from afterword.builder.render import get_template, make_environment
 from afterword.builder.view import CommentView
 from afterword.config import Config
 from afterword.store import Store
+from afterword.strings import load_strings
 from afterword.text import has_forbidden
 
 ATTACK_AUTHORS = [

@@ -30,8 +30,8 @@ from test_embed_support import (
     recipe,
 )
 
-from afterword.builder.render import load_strings
 from afterword.pagekey import page_folder
+from afterword.strings import load_strings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

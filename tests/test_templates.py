@@ -20,7 +20,7 @@ from test_build_support import SEED_SECRET, add, tree
 
 from afterword.builder import build_site
 from afterword.config import Config
-from afterword.errors import BuildError
+from afterword.errors import BuildError, ConfigError
 from afterword.store import Store, moderate, set_meta
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -138,5 +138,5 @@ def test_templates_bad_user_strings_file(config: Config, store: Store) -> None:
     (templates / "locales").mkdir(parents=True)
     (templates / "locales" / "en.json").write_text("[1, 2]")
     config = replace(config, build=replace(config.build, templates_dir=str(templates)))
-    with pytest.raises(BuildError, match="JSON object of strings"):
+    with pytest.raises(ConfigError, match="JSON object of strings"):
         build_site(config, store)

@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 import jinja2
 
-from afterword.builder.render import fill, render
+from afterword.builder.render import render
 from afterword.builder.view import CommentView, body_html, safe_website, shown_name
 from afterword.builder.write import ATOM, Output
 from afterword.pagekey import page_folder
+from afterword.strings import fill
 from afterword.text import strip_forbidden
 
 EPOCH = "1970-01-01T00:00:00Z"

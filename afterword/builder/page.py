@@ -20,7 +20,6 @@ from afterword.builder.render import (
     dump_json,
     get_template,
     heading,
-    load_strings,
     make_environment,
     render,
 )
@@ -30,6 +29,7 @@ from afterword.builder.write import HTML, JSON, Output
 from afterword.config import Config
 from afterword.pagekey import page_folder
 from afterword.store.models import Page, format_time
+from afterword.strings import load_strings
 from afterword.widget import widget_strings
 
 

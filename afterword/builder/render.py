@@ -1,4 +1,4 @@
-"""The Jinja environment and the template strings, made once per build.
+"""The Jinja environment, made once per build (its strings come from ``afterword.strings``).
 
 User templates come first (``build.templates_dir``), the built-in ones second, and the
 built-ins stay reachable as ``!afterword/<name>`` so an override can extend what it replaces.
@@ -21,7 +21,6 @@ from afterword.config import Config
 from afterword.errors import BuildError
 
 PACKAGE_PREFIX = "!afterword"
-LANGUAGES = ("en", "de", "fr", "es", "zh")
 
 
 def make_environment(templates_dir: str) -> jinja2.Environment:
@@ -65,46 +64,12 @@ def _describe(exc: jinja2.TemplateError) -> str:
     return f"{exc.message or type(exc).__name__}{where}".replace("\n", " ")
 
 
-def load_strings(language: str, templates_dir: str) -> dict[str, str]:
-    """Template strings: English, then the language, then the user's ``locales/<lang>.json``.
-
-    Every string can be overridden without touching a template: drop a JSON file with just
-    the keys to change into ``<templates_dir>/locales/``.
-    """
-    folder = resources.files("afterword").joinpath("locales")
-    strings: dict[str, str] = json.loads(folder.joinpath("en.json").read_text("utf-8"))
-    if language in LANGUAGES and language != "en":
-        strings.update(json.loads(folder.joinpath(f"{language}.json").read_text("utf-8")))
-    if templates_dir:
-        user = Path(templates_dir) / "locales" / f"{language}.json"
-        if user.is_file():
-            strings.update(_read_user_strings(user))
-    return strings
-
-
-def _read_user_strings(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BuildError(f"{path}: not a readable JSON file: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise BuildError(f"{path}: must be a JSON object of strings")
-    return {str(k): v for k, v in data.items()}
-
-
 def heading(strings: dict[str, str], count: int) -> str:
     if count == 0:
         return strings["heading_zero"]
     if count == 1:
         return strings["heading_one"]
     return strings["heading_many"].replace("{count}", str(count))
-
-
-def fill(text: str, **values: str) -> str:
-    """Substitute ``{name}`` placeholders literally (user text is never a format string)."""
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", value)
-    return text
 
 
 def dump_json(data: Any) -> bytes:

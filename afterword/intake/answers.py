@@ -11,9 +11,11 @@ It is used three ways: ``answer_post`` for the submission route (which knows whe
 came from a plain HTML form — then the answer is a 303 back to the page with
 ``?afterword_error=<code>``, because a browser without JavaScript would otherwise show the
 visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starlette's
-exception handler for every other route (under ``/moderate`` — the one-click links a person
-opens from a mail — as a small HTML page instead of JSON), and ``internal_error`` for the
-timing middleware's last-resort envelope.
+exception handler for every other route, and ``internal_error`` for the timing middleware's
+last-resort answer to a bug. The last two shape the answer by route family (``shaped``): under
+``/moderate`` — the one-click links a person opens from a mail — a small, self-contained HTML
+page in the site's language (a bug there too: a 500 page with no detail, logged once, by the
+server, with its traceback); everywhere else the JSON envelope.
 
 A storage failure's text names the database file and SQLite's complaint, a ``QueueError``'s
 the queue URL (with the AWS account) and SQS's: useful to the operator, a map of the server to
@@ -32,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import Scope
 
 from afterword.errors import (
     AfterwordError,
@@ -47,8 +50,8 @@ from afterword.errors import (
     StorageReadOnly,
 )
 from afterword.intake import paths
+from afterword.notify.linkpage import ENGLISH, PageStrings, render_page
 from afterword.notify.linkpage import HEADERS as LINK_HEADERS
-from afterword.notify.linkpage import render_page
 from afterword.pagekey import normalize_page_key
 
 if TYPE_CHECKING:
@@ -60,14 +63,6 @@ OUTCOME_BY_CODE = {
     "client_closed": "disconnected",
 }
 STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
-HTML_TITLES = {
-    403: "This link cannot be used",
-    404: "Not found",
-    405: "Not allowed",
-    413: "Too long",
-    422: "Please check the reply",
-    503: "Try again shortly",
-}
 STORAGE_MESSAGE = "the comment store is temporarily unavailable; try again shortly"
 STORAGE_RETRY_AFTER = "5"
 REASONS: tuple[tuple[type[StorageError], str], ...] = (
@@ -147,24 +142,52 @@ def storage_reason(exc: StorageError | CommentNotStored) -> str:
 
 
 async def answer_error(request: Request, exc: Exception) -> Response:
-    """Starlette's exception handler: the envelope, for every route but a submission.
+    """Starlette's exception handler, for every route but a submission (see ``shaped``)."""
+    return shaped(request.scope, answer_for(exc))
 
-    Under ``/moderate`` a person follows a link from a mail: the same answer as a small
-    HTML page (404 without a token, 403 for a bad or expired one), never JSON.
+
+def internal_error(exc: Exception, scope: Scope | None = None) -> Response:
+    """What a bug looks like from outside, shaped for its route: no details either way."""
+    return shaped(scope or {}, answer_for(exc))
+
+
+def shaped(scope: Scope, answer: Answer) -> Response:
+    """The answer in the representation its route family speaks.
+
+    Under ``/moderate`` a person follows a link from a mail: a small HTML page (404 without
+    a token, 403 for a bad or expired one, 500 for a bug), never JSON. Every other route is
+    an API: the envelope.
     """
-    answer = answer_for(exc)
-    path = request.url.path
+    path = str(scope.get("path", ""))
     if path == paths.MODERATE_PREFIX or path.startswith(paths.MODERATE_PREFIX + "/"):
-        return html_error(answer)
+        return html_error(answer, _page_strings(scope))
     return JSONResponse(answer.envelope(), answer.status, answer.headers)
 
 
-def html_error(answer: Answer) -> Response:
-    """A refusal as a plain, self-contained page (the link page's look and headers)."""
-    title = HTML_TITLES.get(answer.status, "Something went wrong")
-    message = answer.message[:1].upper() + answer.message[1:] + "."
-    page = render_page(title, message=message)
+def html_error(answer: Answer, strings: PageStrings = ENGLISH) -> Response:
+    """A refusal as a plain, self-contained page (the link page's look and headers).
+
+    Title by status, text by code, both in the site's language. A refusal this version has
+    no words for keeps its own message (a 4xx names what the client can fix); a 5xx never
+    shows more than its fixed text.
+    """
+    words = strings.strings
+    title = words.get(f"page_error_{answer.status}") or words["page_error_500"]
+    message = words.get(f"page_error_{answer.code}")
+    if message is None:
+        if answer.status >= 500:
+            message = words["page_error_internal"]
+        else:
+            message = answer.message[:1].upper() + answer.message[1:] + "."
+    page = render_page(title, message=message, strings=strings)
     return HTMLResponse(page, answer.status, {**answer.headers, **LINK_HEADERS})
+
+
+def _page_strings(scope: Scope) -> PageStrings:
+    """The words of the intake that serves this request (English outside an intake app)."""
+    state = getattr(scope.get("app"), "state", None)
+    strings = getattr(getattr(state, "intake", None), "page_strings", None)
+    return strings if isinstance(strings, PageStrings) else ENGLISH
 
 
 def answer_post(intake: Intake, post: PostContext, exc: Exception) -> Response:
@@ -181,12 +204,6 @@ def answer_json(exc: Exception, cors: dict[str, str]) -> Response:
     """The envelope with the CORS headers the request earned (an author's edit or delete)."""
     answer = answer_for(exc)
     return JSONResponse(answer.envelope(), answer.status, {**cors, **answer.headers})
-
-
-def internal_error(exc: Exception) -> Response:
-    """What a bug looks like from outside: the envelope, no details."""
-    answer = answer_for(exc)
-    return JSONResponse(answer.envelope(), answer.status)
 
 
 def _form_error(intake: Intake, post: PostContext, answer: Answer) -> Response:

@@ -52,6 +52,7 @@ from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
+from afterword.notify.linkpage import page_strings
 from afterword.privacy import hash_address
 from afterword.store import parse_time
 
@@ -77,6 +78,7 @@ class Intake:
         self.trusted = parse_networks(config.intake.trusted_proxies)
         self._hash_address = functools.lru_cache(maxsize=ADDRESS_CACHE)(self._hash_uncached)
         self._capability_key: bytes | None = None
+        self.page_strings = page_strings(config)  # the /moderate pages' words, read once
 
     @property
     def capability_key(self) -> bytes:

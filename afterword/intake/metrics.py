@@ -102,11 +102,15 @@ class TimingMiddleware:
     """Adds ``X-Response-Time: <ms>ms`` to every response and records its duration.
 
     It sits inside Starlette's error middleware, so it also catches what nothing else did and
-    answers it with ``fallback(exc)`` — otherwise a 500 would go out untimed and uncounted.
+    answers it with ``fallback(exc, scope)`` (the scope: a route family may answer in HTML) —
+    otherwise a 500 would go out untimed and uncounted.
     """
 
     def __init__(
-        self, app: ASGIApp, metrics: IntakeMetrics, fallback: Callable[[Exception], ASGIApp]
+        self,
+        app: ASGIApp,
+        metrics: IntakeMetrics,
+        fallback: Callable[[Exception, Scope], ASGIApp],
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -140,5 +144,5 @@ class TimingMiddleware:
         except Exception as exc:
             # A bug: answer in our envelope (timed like any other), then let the server log it.
             if not started_response:
-                await self.fallback(exc)(scope, receive, timed_send)
+                await self.fallback(exc, scope)(scope, receive, timed_send)
             raise

@@ -5,7 +5,8 @@ GET shows (``notify.act.show``), POST acts (``notify.act.act``) — only when th
 token in the form body is the one in the path (CSRF: another site cannot make a moderator's
 browser post here, and a link alone, fetched by a scanner, never acts). Refusals are raised
 and answered as small HTML pages by ``answers``; database work runs in the thread pool on a
-short-lived connection of its own, never the writer's.
+short-lived connection of its own, never the writer's. Pages and refusals alike speak the
+site's language (``Intake.page_strings``).
 
 Nothing here serves comments to readers: every page needs a valid token.
 """
@@ -40,7 +41,7 @@ async def moderate_link(request: Request) -> Response:
     secret = intake.writer.secret
     if request.method in ("GET", "HEAD"):  # reading only, whatever fetches it
         answer = await run_in_threadpool(
-            _with_store, config, lambda s: show(config, s, secret, token)
+            _with_store, config, lambda s: show(config, s, secret, token, intake.page_strings)
         )
         return _html(answer)
     _check_origin(request, config)
@@ -51,7 +52,7 @@ async def moderate_link(request: Request) -> Response:
     if fields.get("token") != token:
         raise CommentRejected("the form carries no valid token", code="invalid_link", status=403)
     answer = await run_in_threadpool(
-        _with_store, config, lambda s: act(config, s, secret, token, fields)
+        _with_store, config, lambda s: act(config, s, secret, token, fields, intake.page_strings)
     )
     return _html(answer)
 

@@ -42,10 +42,11 @@ def post_reply(config: Config, store: Store, parent_id: int, body: str, *, actor
     """Store the owner's reply to ``parent_id``, approved, in one transaction."""
     text = strip_forbidden(body).strip()
     if not text:
-        raise ModerationError("an empty reply cannot be posted")
+        raise ModerationError("an empty reply cannot be posted", code="empty_reply")
     if len(text) > config.limits.body_max:
         raise ModerationError(
-            f"the reply is {len(text)} characters; limits.body_max is {config.limits.body_max}"
+            f"the reply is {len(text)} characters; limits.body_max is {config.limits.body_max}",
+            code="reply_too_long",
         )
     website = config.moderation.owner_website
     if website and publishable_url(website) is None:

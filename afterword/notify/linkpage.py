@@ -6,16 +6,26 @@ inline in ``<head>`` and allowed by its sha256 in ``Content-Security-Policy`` (n
 390 px wide phone (one column, 44 px buttons). ``Referrer-Policy: same-origin`` keeps the
 token out of the ``Referer`` of the one outgoing link (the page the comment is on), while
 the page's own POST still carries an ``Origin`` the intake checks.
+
+The pages speak the site's language (``site.language``, like the mails): every word comes from
+the ``page_*`` strings of ``afterword/locales`` (``afterword.strings``, overridable like every
+string), and ``<html lang>`` names the language those words are in. ``render_page`` takes them
+as a ``PageStrings``; without one it speaks English.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
+from markupsafe import Markup, escape
+
+from afterword.config import Config
+from afterword.strings import fill, load_strings, strings_language
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("afterword.notify", "templates"),
@@ -35,6 +45,43 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Cache-Control": "no-store",
 }
+
+
+@dataclass(frozen=True)
+class PageStrings:
+    """The words of the link pages and the language they are in (the page's ``lang``)."""
+
+    lang: str
+    strings: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> str:
+        return self.strings[key]
+
+    def fill(self, key: str, **values: str) -> str:
+        """A string with its ``{name}`` placeholders filled (plain text, escaped on output)."""
+        return fill(self.strings[key], **values)
+
+    def markup(self, key: str, **values: Markup) -> Markup:
+        """A string, escaped, with placeholders filled by markup (a link, a bold word)."""
+        text = str(escape(self.strings[key]))
+        for name, value in values.items():
+            text = text.replace("{" + name + "}", str(value))
+        return Markup(text)  # escaped above; the values are Markup already
+
+    def status(self, status: str) -> str:
+        """A comment status in words (the raw word for one this version does not know)."""
+        return self.strings.get(f"page_status_{status}", status)
+
+
+def page_strings(config: Config) -> PageStrings:
+    """The pages' words for this site: ``site.language`` and the owner's overrides."""
+    language, templates_dir = config.site.language, config.build.templates_dir
+    return PageStrings(
+        strings_language(language, templates_dir), load_strings(language, templates_dir)
+    )
+
+
+ENGLISH = PageStrings("en", load_strings("en", ""))
 
 
 @dataclass(frozen=True)
@@ -84,8 +131,15 @@ def render_page(
     buttons: tuple[Button, ...] = (),
     reply: ReplyBox | None = None,
     footer: str = "",
+    strings: PageStrings = ENGLISH,
 ) -> str:
+    """One page: a title, an optional message, the comment, its buttons and reply box.
+
+    ``strings`` are the page's own words (labels, the badge, the reply box): pass the site's
+    (``page_strings``); title, message and footer arrive already in words.
+    """
     return _ENV.get_template("moderate.html").render(
+        text=strings,
         title=title,
         css=CSS,
         message=message,

@@ -22,6 +22,7 @@ import jinja2
 from afterword.config import Config
 from afterword.markup import sanitize_html
 from afterword.store import Comment
+from afterword.strings import fill
 from afterword.text import strip_forbidden
 
 ACTION_KEYS = {
@@ -65,9 +66,9 @@ def compose(
     message = EmailMessage()
     first = notices[0].comment
     if len(notices) == 1:
-        subject = _fill(strings["notify_subject"], author=first.author, page=first.page_key)
+        subject = fill(strings["notify_subject"], author=first.author, page=first.page_key)
     else:
-        subject = _fill(
+        subject = fill(
             strings["notify_digest_subject"], count=str(len(notices)), site=config.site.title
         )
     message["Subject"] = _header_text(subject)
@@ -87,7 +88,7 @@ def compose(
         subject=subject,
         actions=ACTION_KEYS,
         days=_days(config),
-        fill=_fill,
+        fill=fill,
     )
     message.add_alternative(html, subtype="html")
     return message
@@ -103,11 +104,11 @@ def _text(config: Config, notices: Sequence[Notice], strings: dict[str, str]) ->
     lines: list[str] = []
     for notice in notices:
         c = notice.comment
-        lines.append(_fill(strings["notify_intro"], author=c.author, page=notice.page_url))
+        lines.append(fill(strings["notify_intro"], author=c.author, page=notice.page_url))
         if c.website:
             lines.append(f"{strings['notify_website']}: {c.website}")
         if notice.parent is not None:
-            lines.append(_fill(strings["notify_in_reply_to"], author=notice.parent.author))
+            lines.append(fill(strings["notify_in_reply_to"], author=notice.parent.author))
             lines.append("> " + _excerpt(notice.parent.body))
         if notice.signals:
             lines.append(f"{strings['notify_signals']}: {', '.join(notice.signals)}")
@@ -116,7 +117,7 @@ def _text(config: Config, notices: Sequence[Notice], strings: dict[str, str]) ->
             if action in notice.links:
                 lines.append(f"{strings[key]}: {notice.links[action]}")
         lines += ["", "-- ", ""]
-    lines.append(_fill(strings["notify_footer"], days=_days(config)))
+    lines.append(fill(strings["notify_footer"], days=_days(config)))
     return strip_forbidden("\n".join(lines)) + "\n"
 
 
@@ -127,12 +128,6 @@ def _days(config: Config) -> str:
 def _excerpt(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _fill(template: str, **values: str) -> str:
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
 
 
 def _header_text(text: str) -> str:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from afterword.builder.render import load_strings
 from afterword.config import Config
 from afterword.errors import NotifyError
 from afterword.moderation.signals import spam_signals
@@ -42,6 +41,7 @@ from afterword.store.outbox import (
     mark_sent,
     oldest_queued,
 )
+from afterword.strings import load_strings
 
 SKIPPED = "skipped"
 DIGEST_MAX = 200  # notices in one digest; the rest waits for the next one
