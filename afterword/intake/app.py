@@ -272,8 +272,8 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         intake.writer.start()
-        # Imported here: the sender pulls in the mail composer and the builder's strings, which
-        # an SQS intake (a Lambda among them) never uses and does not ship.
+        # Imported here: the sender pulls in the mail composer, smtplib and the webhooks, which
+        # an SQS intake (a Lambda among them) never uses.
         from afterword.notify.runner import BackgroundSender
 
         sender = BackgroundSender(config).start()
