@@ -9,6 +9,7 @@ into the route's library call (a bug), and the answers are read over HTTP and in
 from __future__ import annotations
 
 import html as htmllib
+import json
 import logging
 import re
 import sqlite3
@@ -151,15 +152,16 @@ def test_approving_and_replying_answer_in_the_site_language(
 ) -> None:
     words = builtin_strings(language)
     intake = start_links(language, moderation={"owner": "Site Owner"})
-    first = intake.post(author="Ada").json()["data"]["id"]
+    first = intake.post(author="<b>Ada</b>").json()["data"]["id"]
     links = links_for(intake, first)
     approved = post_form(intake, links["approve"], token=token_of(links["approve"]))
     assert_page(approved, 200, language)
     assert title(approved) == words["page_done_approve"]
     seconds = f"{intake.config.watch.settle_seconds:g}"
-    assert message(approved) == words["page_approved"].replace("{author}", "Ada").replace(
+    assert message(approved) == words["page_approved"].replace("{author}", "<b>Ada</b>").replace(
         "{seconds}", seconds
     )
+    assert "<b>Ada</b>" not in approved.text  # a name is text wherever a string places it
     second = intake.post(author="Cy", body="Another one").json()["data"]["id"]
     reply = links_for(intake, second)["reply"]
     posted = post_form(intake, reply, token=token_of(reply), body="Thanks!")
@@ -234,14 +236,17 @@ def test_a_translated_site_with_its_own_strings_file_uses_it(
     site_dir: Path, start_links: Callable[..., RunningIntake]
 ) -> None:
     (site_dir / "t" / "locales").mkdir(parents=True)
-    (site_dir / "t" / "locales" / "pt.json").write_text(
-        '{"page_title_approve": "Aprovar este comentário?"}', "utf-8"
-    )
+    strings = {
+        "page_title_approve": "Aprovar este comentário?",
+        "page_now": "<i>agora</i> {status}",
+    }
+    (site_dir / "t" / "locales" / "pt.json").write_text(json.dumps(strings), "utf-8")
     intake = start_links("pt", build={"templates_dir": "t"})
     comment_id = intake.post().json()["data"]["id"]
     shown = httpx.get(links_for(intake, comment_id)["approve"], timeout=10)
     assert_page(shown, 200, "pt")
     assert title(shown) == "Aprovar este comentário?"
+    assert "&lt;i&gt;agora&lt;/i&gt; <strong>pending</strong>" in shown.text  # text, not markup
 
 
 class _FailOnce:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
-from markupsafe import Markup, escape
 
 from afterword.config import Config
 from afterword.strings import fill, load_strings, strings_language
@@ -61,12 +61,13 @@ class PageStrings:
         """A string with its ``{name}`` placeholders filled (plain text, escaped on output)."""
         return fill(self.strings[key], **values)
 
-    def markup(self, key: str, **values: Markup) -> Markup:
-        """A string, escaped, with placeholders filled by markup (a link, a bold word)."""
-        text = str(escape(self.strings[key]))
+    def html(self, key: str, **values: str) -> str:
+        """A string as HTML: its text escaped, its placeholders filled with ``values`` — HTML
+        the template made itself (a link, a bold word), autoescaped there."""
+        text = html.escape(self.strings[key])
         for name, value in values.items():
             text = text.replace("{" + name + "}", str(value))
-        return Markup(text)  # escaped above; the values are Markup already
+        return text
 
     def status(self, status: str) -> str:
         """A comment status in words (the raw word for one this version does not know)."""
