@@ -92,10 +92,10 @@ Factory = Callable[..., EditSite]
 @pytest.fixture
 def make_site(tmp_path: Path) -> Iterator[Factory]:
     """A static host (headers settable) serving afterword's output under /comments/, and a
-    running intake; ``limits`` and ``extra`` go into afterword.toml."""
+    running intake; ``limits``, ``build`` and ``extra`` go into afterword.toml."""
     stops: list[Callable[[], None]] = []
 
-    def make(limits: str = OPEN_LIMITS, extra: str = "") -> EditSite:
+    def make(limits: str = OPEN_LIMITS, extra: str = "", build: str = "") -> EditSite:
         public = tmp_path / "public"
         public.mkdir()
         handler = functools.partial(HeaderHandler, directory=str(public))
@@ -116,7 +116,7 @@ def make_site(tmp_path: Path) -> Iterator[Factory]:
         config_file = tmp_path / "afterword.toml"
         config_file.write_text(
             f'[site]\nurl = "{url}"\n[intake]\nport = {free_port()}\n'
-            f'[build]\noutput_dir = "public/comments"\n[limits]\n{limits}\n{extra}',
+            f'[build]\noutput_dir = "public/comments"\n{build}\n[limits]\n{limits}\n{extra}',
             encoding="utf-8",
         )
         config = load_config(config_file, environ={})
@@ -328,6 +328,55 @@ def test_widget_delete_published_comment(site: EditSite, browser_page: Page) -> 
     browser_page.wait_for_function("window.afterword.form")
     assert browser_page.locator(f"li[data-id='{comment_id}']").count() == 0
     assert receipts(browser_page) == []
+
+
+def test_widget_delete_published_comment_keeps_replies(site: EditSite, browser_page: Page) -> None:
+    """Someone answered: the deleted comment's place stays, with the reply under it, before
+    the rebuild (this browser's notice) and after (the builder's placeholder)."""
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Answered, then regretted")
+    site.publish(comment_id)
+    reply = post_comment(site.config.intake_url, KEY, "Ben", "A reply to Zoë", comment_id)
+    site.publish(reply)
+    browser_page.reload()
+    mine = browser_page.locator(f"li[data-id='{comment_id}']")
+    mine.locator(".afterword-delete").click()
+    mine.locator(".afterword-confirm .afterword-delete").click()
+    mine.locator(".afterword-removed-text", has_text="Your comment was deleted.").wait_for()
+    assert "regretted" not in mine.inner_text()
+    assert mine.locator(f"#c{reply} .afterword-body").inner_text() == "A reply to Zoë"
+    assert site.row(comment_id)[0] == "deleted"
+    site.cli("build")
+    browser_page.reload()
+    mine.locator(f"#c{reply}").wait_for()
+    browser_page.wait_for_function("window.afterword.form")
+    assert mine.get_attribute("class") == "afterword-comment afterword-removed"
+    assert "regretted" not in mine.inner_text()
+    assert receipts(browser_page) == []
+
+
+def test_widget_edit_own_comment_on_a_later_part(make_site: Factory, browser_page: Page) -> None:
+    """One thread per part: the own comment is on part 2. Until that part is loaded it shows
+    as a pending copy; "Load more" brings the published one, and Edit and Delete move to it."""
+    site = make_site(build="page_size = 1")
+    first = post_comment(site.config.intake_url, KEY, "Ana", "On the first part", None)
+    site.publish(first)
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "On the second part")
+    site.publish(comment_id)
+    browser_page.reload()
+    browser_page.locator(f"#c{comment_id}.afterword-pending .afterword-edit").wait_for()
+    browser_page.locator(".afterword-more").click()
+    mine = browser_page.locator(f"li[data-id='{comment_id}']")
+    mine.locator(".afterword-edit").wait_for()
+    assert browser_page.locator(".afterword-pending").count() == 0
+    assert browser_page.locator(".afterword-edit").count() == 1
+    assert browser_page.locator(f"#c{first} .afterword-edit").count() == 0
+    editor = open_editor(mine)
+    editor.locator("textarea").fill("On the second part, revised")
+    editor.get_by_role("button", name="Save").click()
+    wait_status(mine, "Your edit awaits moderation.")
+    assert site.revisions(comment_id) == [("pending", "On the second part, revised")]
 
 
 def test_widget_edit_no_buttons_after_the_window(site: EditSite, browser_page: Page) -> None:

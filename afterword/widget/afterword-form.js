@@ -509,26 +509,27 @@
       const save = button("afterword-save", strings.save);
       const cancel = button("afterword-keep", strings.cancel_edit);
       const row = make("div");
-      editor = make("div", "afterword-form afterword-editor");
+      const box = make("div", "afterword-form afterword-editor");
+      editor = box;
       label.htmlFor = id;
       text.id = id;
       error.id = id + "-error";
       text.rows = 5;
       text.value = receipt.body ?? body.innerText;
       row.append(save, " ", cancel);
-      editor.append(label, text, row);
+      box.append(label, text, row);
       body.hidden = true;
       controls.hidden = true;
-      body.after(editor);
+      body.after(box);
       say("");
       text.focus();
-      editor.onkeydown = (event) => {
+      box.onkeydown = (event) => {
         if (event.key == "Escape") {
           cancel.click();
         }
       };
       cancel.onclick = () => {
-        editor.remove();
+        box.remove();
         editor = undefined;
         body.hidden = false;
         controls.hidden = false;
@@ -552,7 +553,9 @@
             changes.html = data.html;
           }
           keep(receipt, changes);
-          cancel.click();
+          if (box.isConnected) {
+            cancel.click(); // unless Escape closed it while the answer was on its way
+          }
           say(data.revision ? strings.edit_waiting : strings.edit_saved);
         } else if (response?.status == 422) {
           error.textContent = problem.fields?.body || problem.message;
