@@ -34,6 +34,7 @@ pytestmark = pytest.mark.browser
 KEY = "/blog/post/"
 SCRIPT = "/comments/afterword.js"
 OPEN_LIMITS = "per_minute = 0\nper_hour = 0\n"
+SITE_CSS = "@media (prefers-color-scheme: dark) { body { color: #e6e8eb; background: #15181c; } }\n"
 
 
 @dataclass
@@ -53,9 +54,12 @@ class EditSite:
         self.httpd.extra_headers = {k.replace("_", "-"): v for k, v in values.items()}  # type: ignore[attr-defined]
 
     def page(self, path: str = KEY, body: str = "<div data-afterword></div>") -> str:
-        """A page with no inline style or script, embedding the widget."""
+        """A page with no inline style or script, embedding the widget; the site's own
+        stylesheet follows the system's dark mode, as a real theme does."""
+        (self.root / "site.css").write_text(SITE_CSS, "utf-8")
         html = (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>T</title></head>'
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>T</title>'
+            '<link rel="stylesheet" href="/site.css"></head>'
             f'<body><main><h1>A post</h1>{body}</main><script src="{SCRIPT}" defer></script>'
             "</body></html>"
         )
@@ -379,6 +383,55 @@ def test_widget_edit_own_comment_on_a_later_part(make_site: Factory, browser_pag
     assert site.revisions(comment_id) == [("pending", "On the second part, revised")]
 
 
+def test_widget_edit_trusted_comment_card_keeps_its_text(
+    make_site: Factory, browser_page: Page
+) -> None:
+    """A trusted author's comment is stored approved: the card says so, and an edit is a
+    revision (the card's text stays, as the published one will)."""
+    site = make_site(extra='[moderation]\ntrusted = ["@example.org"]\n')
+    open_page(browser_page, site.page())
+    form = browser_page.locator(".afterword-form")
+    form.locator("[name=body]").fill("Trusted words")
+    form.locator("[name=author]").fill("Ada")
+    form.locator("[name=email]").fill("ada@example.org")
+    form.locator("[type=submit]").click()
+    card = browser_page.locator(".afterword-pending")
+    card.locator(".afterword-edit").wait_for()
+    comment_id = receipts(browser_page)[0]["id"]
+    assert card.locator(".afterword-badge").inner_text().startswith("Approved")
+    editor = open_editor(card)
+    editor.locator("textarea").fill("Trusted words, better")
+    editor.get_by_role("button", name="Save").click()
+    wait_status(card, "Your edit awaits moderation.")
+    assert card.locator(".afterword-body").inner_text() == "Trusted words"
+    assert site.row(comment_id) == ("approved", "Trusted words")
+    assert site.revisions(comment_id) == [("pending", "Trusted words, better")]
+
+
+def test_widget_edit_on_a_closed_thread(site: EditSite, browser_page: Page) -> None:
+    """Closed after posting (`build.closed_pages`): the fragment has no form and no Reply, so
+    no footer either; the buttons get a footer of their own and the edit goes to the intake
+    the receipt was posted to."""
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Before closing")
+    site.cli("approve", str(comment_id))
+    text = site.config_file.read_text("utf-8")
+    site.config_file.write_text(
+        text.replace("[build]\n", '[build]\nclosed_pages = ["/blog/*"]\n'), "utf-8"
+    )
+    site.cli("build")
+    browser_page.reload()
+    mine = browser_page.locator(f"li[data-id='{comment_id}']")
+    mine.locator(".afterword-edit").wait_for()
+    assert browser_page.locator(".afterword-form, .afterword-reply").count() == 0
+    assert mine.locator("footer.afterword-actions .afterword-own").count() == 1
+    editor = open_editor(mine)
+    editor.locator("textarea").fill("Before closing, fixed")
+    editor.get_by_role("button", name="Save").click()
+    wait_status(mine, "Your edit awaits moderation.")
+    assert site.revisions(comment_id) == [("pending", "Before closing, fixed")]
+
+
 def test_widget_edit_no_buttons_after_the_window(site: EditSite, browser_page: Page) -> None:
     """A receipt past its `editable_until`: no buttons, the capability forgotten, the pending
     card still shown; one that expires while the page is open loses its buttons then."""
@@ -604,9 +657,13 @@ def test_widget_edit_under_strict_csp_zero_violations(site: EditSite, browser_pa
     assert site.row(comment_id) == ("pending", "Strictly *edited*")
 
 
-def test_widget_edit_axe_with_edit_box_open(site: EditSite, browser_page: Page) -> None:
-    """axe-core at every impact level: an edit box open with a field error, and a delete
-    confirmation open on another comment."""
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_widget_edit_axe_with_edit_box_open(
+    site: EditSite, browser_page: Page, scheme: str
+) -> None:
+    """axe-core at every impact level, light and dark: an edit box open with a field error,
+    and a delete confirmation open on another comment."""
+    browser_page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     open_page(browser_page, site.page())
     first = post(browser_page, "First of mine")
     second = post(browser_page, "Second of mine")
