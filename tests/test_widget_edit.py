@@ -185,10 +185,10 @@ def open_editor(item: Locator) -> Locator:
     return editor
 
 
-def wait_status(item: Locator, text: str) -> None:
+def wait_status(item: Locator, text: str, timeout: float = 10_000) -> None:
     """Wait until the comment's status line says ``text`` (a failure shows what it said)."""
     try:
-        item.locator(".afterword-note", has_text=text).wait_for()
+        item.locator(".afterword-note", has_text=text).wait_for(timeout=timeout)
     except Exception:
         said = item.locator(".afterword-note").all_inner_texts()
         raise AssertionError(f"status {said!r}, expected {text!r}") from None
@@ -439,7 +439,7 @@ def test_widget_edit_no_buttons_after_the_window(site: EditSite, browser_page: P
     first = post(browser_page, "Expired already")
     second = post(browser_page, "Expires in a moment")
     past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
-    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 8))
     stored = receipts(browser_page)
     stored[0]["editable_until"] = past
     stored[1]["editable_until"] = soon
@@ -450,10 +450,13 @@ def test_widget_edit_no_buttons_after_the_window(site: EditSite, browser_page: P
     assert browser_page.locator(f"#c{first} :is(.afterword-edit, .afterword-delete)").count() == 0
     assert receipts(browser_page)[0]["capability"] is None
     open_editor(browser_page.locator(f"#c{second}")).locator("textarea").fill("Not in time")
-    wait_status(browser_page.locator(f"#c{second}"), "This comment can no longer be changed.")
+    wait_status(
+        browser_page.locator(f"#c{second}"), "This comment can no longer be changed.", 20_000
+    )
     assert browser_page.locator(f"#c{second} :is(.afterword-edit, .afterword-delete)").count() == 0
     assert browser_page.locator(f"#c{second} .afterword-save").count() == 0
     assert browser_page.input_value(f"#c{second} textarea") == "Not in time"  # kept to copy
+    assert browser_page.evaluate("document.activeElement.tagName") == "TEXTAREA"  # not moved
     assert receipts(browser_page)[1]["capability"] is None
     assert site.row(second) == ("pending", "Expires in a moment")
 
