@@ -96,10 +96,13 @@ Factory = Callable[..., EditSite]
 @pytest.fixture
 def make_site(tmp_path: Path) -> Iterator[Factory]:
     """A static host (headers settable) serving afterword's output under /comments/, and a
-    running intake; ``limits``, ``build`` and ``extra`` go into afterword.toml."""
+    running intake; ``site``, ``build`` and ``limits`` go into those tables of afterword.toml,
+    ``extra`` (more tables) after them."""
     stops: list[Callable[[], None]] = []
 
-    def make(limits: str = OPEN_LIMITS, extra: str = "", build: str = "") -> EditSite:
+    def make(
+        limits: str = OPEN_LIMITS, extra: str = "", build: str = "", site: str = ""
+    ) -> EditSite:
         public = tmp_path / "public"
         public.mkdir()
         handler = functools.partial(HeaderHandler, directory=str(public))
@@ -119,7 +122,7 @@ def make_site(tmp_path: Path) -> Iterator[Factory]:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/"
         config_file = tmp_path / "afterword.toml"
         config_file.write_text(
-            f'[site]\nurl = "{url}"\n[intake]\nport = {free_port()}\n'
+            f'[site]\nurl = "{url}"\n{site}\n[intake]\nport = {free_port()}\n'
             f'[build]\noutput_dir = "public/comments"\n{build}\n[limits]\n{limits}\n{extra}',
             encoding="utf-8",
         )
@@ -430,6 +433,53 @@ def test_widget_edit_on_a_closed_thread(site: EditSite, browser_page: Page) -> N
     editor.get_by_role("button", name="Save").click()
     wait_status(mine, "Your edit awaits moderation.")
     assert site.revisions(comment_id) == [("pending", "Before closing, fixed")]
+
+
+def test_widget_edit_buttons_in_the_sites_language(make_site: Factory, browser_page: Page) -> None:
+    site = make_site(site='language = "de"')
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Auf Deutsch")
+    card = browser_page.locator(f"#c{comment_id}")
+    assert card.get_by_role("button", name="Bearbeiten").count() == 1
+    card.get_by_role("button", name="Löschen").click()
+    assert card.get_by_role("group", name="Diesen Kommentar löschen?").count() == 1
+    card.get_by_role("button", name="Abbrechen").click()
+    editor = open_editor(card)
+    assert editor.get_by_role("textbox", name="Kommentar bearbeiten").count() == 1
+    editor.get_by_role("button", name="Speichern").click()
+    wait_status(card, "Ihre Änderung wurde gespeichert.")
+
+
+def test_widget_edit_off_when_the_intake_grants_none(
+    make_site: Factory, browser_page: Page
+) -> None:
+    """`edit_token_hours = 0`: the 202 carries no capability, so no buttons anywhere."""
+    site = make_site(OPEN_LIMITS + "edit_token_hours = 0\n")
+    open_page(browser_page, site.page())
+    browser_page.fill(".afterword-form [name=body]", "Final words")
+    browser_page.fill(".afterword-form [name=author]", "Zoë")
+    browser_page.locator(".afterword-form [type=submit]").click()
+    browser_page.locator(".afterword-pending").wait_for()
+    assert receipts(browser_page)[0]["capability"] is None
+    assert browser_page.locator(":is(.afterword-edit, .afterword-delete)").count() == 0
+
+
+def test_widget_edit_receipt_from_an_older_widget(site: EditSite, browser_page: Page) -> None:
+    """A receipt stored before the source and intake URL were kept: the box starts from the
+    comment's text as shown, and the edit goes to the form's intake."""
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Plain words")
+    stored = receipts(browser_page)
+    del stored[0]["body"], stored[0]["at"]
+    set_receipts(browser_page, stored)
+    browser_page.reload()
+    card = browser_page.locator(f"#c{comment_id}")
+    editor = open_editor(card)
+    assert editor.locator("textarea").input_value() == "Plain words"
+    editor.locator("textarea").fill("Plain words, edited")
+    editor.get_by_role("button", name="Save").click()
+    wait_status(card, "Your change was saved.")
+    assert site.row(comment_id) == ("pending", "Plain words, edited")
 
 
 def test_widget_edit_no_buttons_after_the_window(site: EditSite, browser_page: Page) -> None:
