@@ -177,7 +177,7 @@ def set_receipts(page: Page, values: list[dict[str, Any]]) -> None:
 
 
 def focused(page: Page) -> str:
-    """The focused element: its class name, or its text for a button."""
+    """The focused element's class name, or its id when it has no class."""
     return str(page.evaluate("document.activeElement.className || document.activeElement.id"))
 
 
