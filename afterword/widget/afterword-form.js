@@ -454,7 +454,7 @@
       let response;
       let answer = {};
       try {
-        response = await fetch((receipt.at || state.form?.action) + "/" + (receipt.id ?? item.dataset.id), {
+        response = await fetch((receipt.at || state.form?.action) + "/" + receipt.id, {
           credentials: "omit",
           method,
           headers: {
