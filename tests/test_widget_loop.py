@@ -6,6 +6,7 @@ replies nest; without JavaScript the included fragment reads and the plain form 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,10 @@ def test_widget_loop_post_approve_build_reload(browser_page: Page, loop: Loop) -
     browser_page.locator("#c1[data-id]").wait_for()
     assert browser_page.locator("#c1").count() == 1
     assert browser_page.locator(".afterword-pending").count() == 0
-    assert browser_page.evaluate("localStorage['afterword:pending']") == "[]"
+    # Published, still within the edit window: the receipt stays, and so do Edit and Delete.
+    kept = json.loads(browser_page.evaluate("localStorage['afterword:pending']"))
+    assert [receipt["id"] for receipt in kept] == [1]
+    assert browser_page.locator("#c1 .afterword-edit").count() == 1
 
     browser_page.locator("#c1 .afterword-reply").click()
     post(browser_page, "A reply")
