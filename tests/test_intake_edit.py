@@ -359,6 +359,18 @@ def test_edit_attempts_are_rate_limited(start_intake: Start, store: Store) -> No
     assert row(store, comment_id) == before
 
 
+def test_edits_do_not_wait_for_the_accepted_comments_window(
+    start_intake: Start, store: Store
+) -> None:
+    """An author who used their one comment a minute can still fix its typo at once."""
+    intake = start_intake(limits={"per_minute": 1, "per_hour": 0, "attempts_per_minute": 10})
+    comment_id, capability = posted(intake, body="Teh typo")
+    second = intake.post(body="Another comment")
+    error(second, 429, "rate_limited")
+    assert patch(intake, comment_id, capability, {"body": "The typo"}).status_code == 200
+    assert row(store, comment_id)["body"] == "The typo"
+
+
 def test_edit_cors_preflight_and_answers(start_intake: Start, store: Store) -> None:
     intake = start_intake(limits=UNLIMITED)
     comment_id, capability = posted(intake)

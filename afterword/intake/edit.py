@@ -99,8 +99,7 @@ def _admit(request: Request, intake: Intake) -> int:
             f"origin {origin} may not change comments here", code="forbidden_origin", status=403
         )
     _, client = intake.client_key(request)
-    slot = intake.limiter.admit(client)
-    intake.limiter.release(slot)  # an edit is an attempt, never an accepted submission
+    intake.limiter.attempt(client)  # an edit is an attempt, never an accepted submission
     comment_id = int(request.path_params["comment_id"])
     token = bearer_token(request.headers.get("authorization"))
     verify(intake.capability_key, token, comment_id, time.time())

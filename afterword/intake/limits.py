@@ -133,6 +133,17 @@ class RateLimiter:
         The 429 (code ``rate_limited``) carries Retry-After: the seconds until both windows
         have room. Give the slot back with ``release`` if the submission is not stored.
         """
+        return self._count(key, reserve=True)
+
+    def attempt(self, key: str) -> None:
+        """Count one attempt only, or raise 429: for requests that never add a comment.
+
+        An author's edit or delete is bounded by ``attempts_per_minute`` but must not wait
+        for the accepted-submission window that the author's own comments filled.
+        """
+        self._count(key, reserve=False)
+
+    def _count(self, key: str, reserve: bool) -> Slot | None:
         if not self.enabled:
             return None
         now = self._clock()
@@ -144,20 +155,21 @@ class RateLimiter:
             accepted = self._accepted.setdefault(key, deque())
             while accepted and accepted[0] <= now - HOUR:
                 accepted.popleft()
-            wait = max(
-                _wait(attempts, now, self.attempts_per_minute, 0),
-                _wait(accepted, now, self.per_minute, self.per_hour),
-            )
+            wait = _wait(attempts, now, self.attempts_per_minute, 0)
+            if reserve:
+                wait = max(wait, _wait(accepted, now, self.per_minute, self.per_hour))
             if wait > 0:
+                what = "comments" if reserve else "requests"
                 raise CommentRejected(
-                    "too many comments from your address; try again later",
+                    f"too many {what} from your address; try again later",
                     code="rate_limited",
                     status=429,
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 )
             _push(attempts, now, self.attempts_per_minute)
-            _push(accepted, now, self._keep)
-        return Slot(key, now)
+            if reserve:
+                _push(accepted, now, self._keep)
+        return Slot(key, now) if reserve else None
 
     def hit(self, key: str) -> None:
         """Count one accepted submission now (``admit`` without giving the slot back)."""
