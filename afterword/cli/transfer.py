@@ -176,12 +176,26 @@ def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
             )
         result = erase_person(store, email, mode=mode, actor=actor_name(config))
     if as_json:
-        print_json({"comments": result.comments, "pages_bumped": result.pages_bumped, "mode": mode})
-    else:
-        click.echo(
-            f"Erased: {result.comments} comments ({mode}); "
-            f"{result.pages_bumped} pages marked for the next build."
+        print_json(
+            {
+                "comments": result.comments,
+                "pages_bumped": result.pages_bumped,
+                "mode": mode,
+                "subscriptions": result.subscriptions,
+                "queued_mails": result.queued_mails,
+            }
         )
+    else:
+        line = (
+            f"Erased: {result.comments} comments ({mode}); "
+            f"{result.pages_bumped} pages marked for the next build"
+        )
+        if result.subscriptions or result.queued_mails:
+            line += (
+                f"; {result.subscriptions} reply subscriptions and {result.queued_mails} "
+                "unsent mails removed"
+            )
+        click.echo(line + ".")
 
 
 COMMANDS = [import_group, export, erase]
