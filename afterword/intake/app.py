@@ -50,7 +50,7 @@ from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.moderate import moderate_link
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
-from afterword.intake.subscribe import no_token, subscription_link
+from afterword.intake.subscribe import SUBSCRIPTION_METHODS, no_token, subscription_link
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
 from afterword.privacy import hash_address
@@ -293,7 +293,7 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
             Route(paths.HEALTH, healthz, methods=["GET"]),
             Route(paths.METRICS, metrics, methods=["GET"]),
             Route(paths.MODERATE, moderate_link, methods=["GET", "POST"]),
-            Route(paths.SUBSCRIPTION, subscription_link),  # every method: it answers 405 itself
+            Route(paths.SUBSCRIPTION, subscription_link, methods=SUBSCRIPTION_METHODS),
             Route(paths.SUBSCRIPTION_PREFIX, no_token),
             Route(paths.SUBSCRIPTION_PREFIX + "/", no_token),
         ],

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from afterword.intake.app import Intake
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+# Routed here so that the 405 for a method other than GET/HEAD/POST is a page too.
+SUBSCRIPTION_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 async def subscription_link(request: Request) -> Response:
