@@ -17,19 +17,22 @@ from typing import Any
 import httpx
 import pytest
 from conftest import run_afterword
-from fixtures_intake import UNLIMITED, RunningIntake
+from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
 from fixtures_notify import SmtpServer, free_port
 from test_build_support import tree
+from test_pull import cli_pull, queue, send
 
 from afterword.config import Config
+from afterword.intake.envelope import QueuedSubmission
 from afterword.intake.server import BackgroundServer
-from afterword.intake.validate import HONEYPOT_FIELD
+from afterword.intake.validate import HONEYPOT_FIELD, validate_submission
 from afterword.notify.links import make_links
 from afterword.notify.runner import drain_once
 from afterword.notify.sender import DrainReport
 from afterword.notify.subtokens import SubscriptionToken, make_link
-from afterword.store import open_store, site_secret
+from afterword.store import open_store, site_secret, utc_now
 
+__all__ = ["queue"]  # test_pull's SQS queue fixture, used here
 OWNER = {"owner": "Site Owner", "owner_website": "https://owner.example/"}
 ADA = "ada@example.org"
 
@@ -708,3 +711,25 @@ def test_migration_keeps_the_outbox(tmp_path: Path) -> None:
                VALUES ('x', 'pigeon', 1, 'x', 'x')"""
         )
     conn.close()
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_the_box_travels_through_sqs(
+    site_dir: Path, notify_site: Callable[..., Config], queue: str, offered: bool
+) -> None:
+    """An SQS intake sends the box in its message; ``pull`` subscribes when the pulling side
+    offers reply mails, and stores the comment without the opt-in when it does not."""
+    config = notify_site(notify={"reply_mails": offered, "background": False})
+    fields = comment_fields(notify_replies=True, body="Via the queue")
+    submission = validate_submission(fields, config.limits, reply_mails=True)
+    queued = QueuedSubmission.new(submission, "203.0.113.9", "https://blog.example.com/", utc_now())
+    assert queued.fields["notify_replies"] is True
+    send(queue, queued)
+    done = cli_pull(config, queue, "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stored"] == 1
+    assert state_of(config) == ([(ADA, "unconfirmed")] if offered else [])
+    confirmations = db(
+        config, "SELECT count(*) AS n FROM notify_outbox WHERE channel = 'subscriber'"
+    )
+    assert confirmations == [{"n": 1 if offered else 0}]

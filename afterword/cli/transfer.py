@@ -163,7 +163,9 @@ def export(config: Config, file: Path, fmt: str, email: str | None, as_json: boo
 def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
     """Remove one person's personal data from every comment.
 
-    ``privacy.erase_mode`` says how: anonymize or delete.
+    ``privacy.erase_mode`` says how: anonymize or delete. The address's reply-mail
+    subscriptions and every unsent mail to it are removed too. Comments are matched by the
+    address trimmed and lower-cased.
     """
     mode = config.privacy.erase_mode
     with store_for(config) as store:
