@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import run_afterword
-from fixtures_intake import UNLIMITED, RunningIntake, comment_fields
+from conftest import add_rendered, run_afterword
+from fixtures_intake import UNLIMITED, RunningIntake, comment_fields, configured
 from fixtures_notify import SmtpServer, free_port
 from test_build_support import tree
 from test_pull import cli_pull, queue, send
@@ -31,6 +31,7 @@ from afterword.notify.runner import drain_once
 from afterword.notify.sender import DrainReport
 from afterword.notify.subtokens import SubscriptionToken, make_link
 from afterword.store import open_store, site_secret, utc_now
+from afterword.store.subscriptions import ConfirmRules, subscribe
 
 __all__ = ["queue"]  # test_pull's SQS queue fixture, used here
 OWNER = {"owner": "Site Owner", "owner_website": "https://owner.example/"}
@@ -595,6 +596,9 @@ def test_erase_email_removes_subscriptions_and_unsent_mails(
         ({"notify_replies": "maybe"}, "must be true or false"),
         ({"notify_replies": 1}, "must be true or false"),
         ({"notify_replies": ["on"]}, "must be true or false"),
+        ({"notify_replies": True, "email": "a<b>@example.org"}, "plain ASCII e-mail address"),
+        ({"notify_replies": True, "email": "(x)@example.org"}, "plain ASCII e-mail address"),
+        ({"notify_replies": True, "email": "zoë@example.org"}, "plain ASCII e-mail address"),
     ],
 )
 def test_box_without_an_email_or_nonsense_is_a_field_error(
@@ -733,3 +737,72 @@ def test_the_box_travels_through_sqs(
         config, "SELECT count(*) AS n FROM notify_outbox WHERE channel = 'subscriber'"
     )
     assert confirmations == [{"n": 1 if offered else 0}]
+
+
+def test_handled_before_sending_is_skipped(
+    site_dir: Path, intake: RunningIntake, smtp_server: SmtpServer
+) -> None:
+    """A reply rejected, or reply mails switched off, between approval and sending: skipped."""
+    config = intake.config
+    parent = opted_in(intake, site_dir, smtp_server)
+    reply = post(intake, parent=parent, author="Bob", email="bob@example.net", body="Oops")
+    cli(site_dir, "approve", str(reply))
+    cli(site_dir, "reject", str(reply))
+    report = drain(config)
+    assert (report.sent, report.skipped) == (0, 1)
+    cli(site_dir, "reply", str(parent), "--body", "Owner reply")
+    off = configured(config, notify={"reply_mails": False})
+    report = drain(off)
+    assert (report.sent, report.skipped) == (0, 1)
+    time.sleep(0.3)
+    assert smtp_server.messages == []
+    skipped = "SELECT count(*) AS n FROM notify_outbox WHERE message = 'skipped'"
+    assert db(config, skipped) == [{"n": 2}]
+
+
+def test_an_address_no_header_can_carry_fails_cleanly(
+    site_dir: Path, mail_intake: Callable[..., RunningIntake], smtp_server: SmtpServer
+) -> None:
+    """Rows come from anywhere (an import, an old version): such an opt-in is retried, then
+    given up as failed, and the sender goes on with the rest."""
+    intake = mail_intake(max_attempts=1)
+    config = intake.config
+    bad = "(x)@example.org"
+    with open_store(config.database_path) as store:
+        comment = add_rendered(store, "Imported", email=bad)
+        with store.write() as conn:
+            subscribe(conn, [(comment.id, bad)], ConfirmRules("9999", 3))
+    post(intake, notify_replies=True)
+    report = drain(config)
+    assert (report.sent, report.failed) == (1, 1)
+    assert [m["To"] for m in smtp_server.wait_for(1)] == [ADA]
+    failed = db(config, "SELECT last_error FROM notify_outbox WHERE state = 'failed'")
+    assert failed == [{"last_error": "the subscribed address cannot be used in a mail header"}]
+    status = run_afterword("notify", "--status", "--json", cwd=site_dir)
+    assert status.returncode == 1  # something failed for good (docs/notifications.md)
+    assert json.loads(status.stdout)["failed"] == 1
+
+
+def test_confirming_after_unsubscribing_changes_nothing(
+    site_dir: Path, intake: RunningIntake, smtp_server: SmtpServer
+) -> None:
+    config = intake.config
+    post(intake, notify_replies=True)
+    drain(config)
+    confirm = link_in(smtp_server.wait_for(1)[0], "Confirm")
+    with open_store(config.database_path) as store:
+        unsubscribe_url = make_link(site_secret(store), intake.url, "unsubscribe", 1, 1)
+    assert httpx.post(unsubscribe_url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert httpx.get(confirm).status_code == 409
+    answer = httpx.post(confirm, data={"token": token_of(confirm)}, headers=origin(intake))
+    assert answer.status_code == 409
+    assert "unsubscribed since" in answer.text
+    assert state_of(config) == [(ADA, "unsubscribed")]
+
+
+def test_a_post_that_is_no_form_is_a_page_too(intake: RunningIntake) -> None:
+    with open_store(intake.config.database_path) as store:
+        url = make_link(site_secret(store), intake.url, "unsubscribe", 1, 1)
+    answer = httpx.post(url, content=b"hello", headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415
+    assert answer.headers["content-type"].startswith("text/html")

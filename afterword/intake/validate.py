@@ -22,6 +22,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.errors import MessageError
+from email.headerregistry import Address
 from typing import TypeVar
 
 from afterword.config import LimitsConfig
@@ -106,6 +108,8 @@ def validate_submission(
     notify = _check(errors, NOTIFY_FIELD, lambda: _notify(fields.get(NOTIFY_FIELD), reply_mails))
     if notify and not email and "email" not in errors:
         errors[NOTIFY_FIELD] = "needs an e-mail address to send the replies to"
+    elif notify and email and not mailable(email):
+        errors[NOTIFY_FIELD] = "needs a plain ASCII e-mail address that mail can be sent to"
     if errors:
         names = ", ".join(sorted(errors))
         raise CommentRejected(f"invalid fields: {names}", code="invalid", status=422, fields=errors)
@@ -245,6 +249,17 @@ def _website(value: object, limit: int) -> str:
     if published is None:
         raise _FieldError(WEBSITE_RULE)
     return published
+
+
+def mailable(email: str) -> bool:
+    """Whether a reply mail's ``To`` can carry the address: plain ASCII (no SMTPUTF8) and an
+    addr-spec the standard library's header parser takes whole (``a<b>@x.org`` is refused)."""
+    if not email.isascii():
+        return False
+    try:
+        return Address(addr_spec=email).addr_spec == email
+    except (ValueError, IndexError, TypeError, MessageError):
+        return False
 
 
 def _notify(value: object, offered: bool) -> bool:

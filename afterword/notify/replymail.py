@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -48,10 +49,14 @@ class ReplyItem:
 
 
 def recipient(email: str) -> Address:
-    """The one address a mail goes to; a stored one no header can carry is an error."""
+    """The one address a mail goes to; a stored one no header can carry is an error (the
+    intake refuses such an opt-in, but rows come from anywhere: a queue, an old version)."""
+    text = email.strip()
     try:
-        return Address(addr_spec=email.strip())
-    except (ValueError, IndexError, TypeError):
+        if not text.isascii():  # SMTPUTF8 is not asked for: a server may not offer it
+            raise ValueError(text)
+        return Address(addr_spec=text)
+    except (ValueError, IndexError, TypeError, MessageError):
         raise NotifyError("the subscribed address cannot be used in a mail header") from None
 
 
