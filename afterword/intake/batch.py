@@ -21,7 +21,9 @@ with the same rules as before:
 The moderators' notifications of the stored rows (``notify.channels``: pending ones, plus
 honeypot-caught ones with ``notify_spam``) go into ``notify_outbox`` in the same
 transaction, one more statement per batch, so a comment is notified if and only if it was
-stored. Refusals are decided before anything is written, so a refused row leaves no trace and its
+stored. So are the commenters' reply mails of comments approved on arrival, and the "Mail me
+replies" opt-ins with their confirmation mails (``store.subscriptions``; none for spam).
+Refusals are decided before anything is written, so a refused row leaves no trace and its
 neighbours are unaffected; a failing statement fails the whole batch (all get 503).
 """
 
@@ -126,6 +128,7 @@ def apply_batch(
     facts = _Facts(conn, config, entries, cut)
     outcomes: list[Outcome | None] = []
     rows: list[NewComment] = []
+    asked: list[bool] = []  # each stored row's "Mail me replies" box
     for entry in entries:
         try:
             status = _decide(config, entry, facts)
@@ -134,11 +137,12 @@ def apply_batch(
             continue
         outcomes.append(None)
         rows.append(make_row(entry, status))
+        asked.append(entry.submission.notify_replies)
     urls = {entry.submission.page_key: entry.page_url for entry in reversed(entries)}
     ensure_pages(conn, {row.page_key: urls[row.page_key] for row in rows})
     new_ids = insert_batch(conn, rows)
     _enqueue_notifications(conn, config, rows, new_ids)
-    _subscribe(conn, config, rows, new_ids, [o is None for o in outcomes], entries)
+    _subscribe(conn, config, rows, new_ids, asked)
     ids = iter(new_ids)
     stored = iter(rows)
     result: list[Outcome] = []
@@ -167,8 +171,7 @@ def _subscribe(
     config: Config,
     rows: Sequence[NewComment],
     ids: Sequence[int],
-    kept: Sequence[bool],
-    entries: Sequence[Entry],
+    asked: Sequence[bool],
 ) -> None:
     """The reply mails of comments approved on arrival, and "Mail me replies": opt-ins and
     their confirmations — committed with the comments (``store.subscriptions``).
@@ -180,7 +183,6 @@ def _subscribe(
     enqueue_reply_mails(conn, approved)
     if not config.notify.reply_mails:
         return
-    asked = [e.submission.notify_replies for e, keep in zip(entries, kept, strict=True) if keep]
     wanted = [
         (cid, row.email)
         for row, cid, ask in zip(rows, ids, asked, strict=True)
