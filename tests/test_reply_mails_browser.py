@@ -128,6 +128,10 @@ def test_box_shows_once_an_email_is_typed_and_posting_subscribes(
     form.locator("[name=body]").fill("Please tell me when someone answers.")
     form.locator("[type=submit]").click()
     browser_page.locator(".afterword-pending").wait_for()
+    assert form.locator(".afterword-status").inner_text() == (
+        "Thank you! Your comment has been received. If this address is new here, a mail asks "
+        "you to confirm reply mails."
+    )
     assert site.subscriptions() == [("ada@example.org", "unconfirmed")]
     assert browser_page.evaluate("window.__violations") == []
     report = drain_once(site.config)
@@ -146,6 +150,8 @@ def test_box_ticked_then_email_cleared_is_not_sent(site: Site, browser_page: Pag
     form.locator("[type=submit]").click()
     browser_page.locator(".afterword-pending").wait_for()
     assert form.locator(".afterword-error").count() == 0
+    status = form.locator(".afterword-status").inner_text()
+    assert status == "Thank you! Your comment has been received."
     assert site.subscriptions() == []
     assert browser_page.evaluate("window.__violations") == []
 

@@ -343,7 +343,7 @@
       writeReceipts([...readReceipts(), receipt]);
       form.elements.body.value = "";
       goHome(state);
-      say(state, strings.thanks);
+      say(state, data.notify_replies ? strings.thanks_replies : strings.thanks);
       sync(element);
       find(`#c${receiptKey(receipt)}[data-pending]`, state.section)?.focus();
       return;
