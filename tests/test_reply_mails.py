@@ -806,3 +806,22 @@ def test_a_post_that_is_no_form_is_a_page_too(intake: RunningIntake) -> None:
     answer = httpx.post(url, content=b"hello", headers={"Content-Type": "text/plain"})
     assert answer.status_code == 415
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_person_export_holds_the_subscriptions(
+    site_dir: Path, intake: RunningIntake, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    parent = opted_in(intake, site_dir, smtp_server)
+    target = tmp_path / "ada.json"
+    counts = json.loads(
+        cli(site_dir, "export", "--email", "ADA@example.org", str(target), "--json")
+    )
+    assert (counts["subscriber"], counts["subscriptions"]) == (1, 1)
+    data = json.loads(target.read_text())
+    assert [s["state"] for s in data["subscriber"]] == ["confirmed"]
+    assert data["subscriber"][0]["confirmations"] == 1
+    assert [s["comment_id"] for s in data["subscriptions"]] == [parent]
+    site = tmp_path / "site.json"
+    cli(site_dir, "export", str(site))
+    sections = json.loads(site.read_text())
+    assert sorted(sections) == ["comments", "format", "moderation_log", "pages", "scope", "version"]

@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from afterword.store.db import Store
 from afterword.store.models import utc_now
@@ -28,6 +29,7 @@ CHANNEL = "subscriber"
 CONFIRM_EVENT = "subscription.confirm"
 REPLY_EVENT = "comment.reply"
 KEY_SQL = "lower(trim(?))"  # the same expression as comments.email_key (migration 0003)
+SUBSCRIBER_COLUMNS = ("state", "confirmations", "confirm_sent", "confirmed", "created")
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,26 @@ def _drop_queued(conn: sqlite3.Connection, subscriber_id: int) -> int:
         (CHANNEL, str(subscriber_id)),
     )
     return cursor.rowcount
+
+
+def person_subscriptions(store: Store, email: str) -> tuple[list[dict[str, Any]], ...]:
+    """(subscriber, subscriptions) rows of one address, for ``afterword export --email``."""
+    subscriber = [
+        dict(zip(SUBSCRIBER_COLUMNS, row, strict=True))
+        for row in store.conn.execute(
+            f"SELECT {', '.join(SUBSCRIBER_COLUMNS)} FROM subscribers WHERE email_key = {KEY_SQL}",
+            (email,),
+        )
+    ]
+    subscriptions = [
+        {"comment_id": row[0], "created": row[1]}
+        for row in store.conn.execute(
+            "SELECT comment_id, created FROM subscriptions "
+            f"WHERE email_key = {KEY_SQL} ORDER BY comment_id",
+            (email,),
+        )
+    ]
+    return subscriber, subscriptions
 
 
 def is_subscribed(store: Store, comment_id: int, subscriber: Subscriber) -> bool:
