@@ -277,8 +277,8 @@ class NotifyConfig:
     )
     reply_mails_per_day: int = setting(
         10,
-        "Reply mails per address in 24 hours; past it, waiting replies are folded into one mail "
-        "once the day frees up.",
+        "Reply mails per address in any 24 hours; more replies than that are folded into the "
+        "day's last mail, or wait until the day frees up (nothing is dropped).",
         minimum=1,
         maximum=1000,
     )
