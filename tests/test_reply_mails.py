@@ -7,8 +7,13 @@ Real parts: the intake over HTTP on loopback, a real SMTP server (aiosmtpd), the
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import add_rendered, run_afterword
+from conftest import add_rendered, afterword_env, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields, configured
 from fixtures_notify import SmtpServer, free_port
 from test_build_support import tree
@@ -825,3 +830,38 @@ def test_person_export_holds_the_subscriptions(
     cli(site_dir, "export", str(site))
     sections = json.loads(site.read_text())
     assert sorted(sections) == ["comments", "format", "moderation_log", "pages", "scope", "version"]
+
+
+def test_kill_9_mid_batch_sends_at_most_one_duplicate(
+    site_dir: Path, mail_intake: Callable[..., RunningIntake], smtp_server: SmtpServer
+) -> None:
+    """Reply mails are the outbox's rows: a sender killed between the server's 250 and the
+    record sends that one mail again, nothing is lost."""
+    intake = mail_intake(reply_mails_per_day=100)
+    parent = opted_in(intake, site_dir, smtp_server)
+    ids = []
+    for n in range(8):
+        out = json.loads(cli(site_dir, "reply", str(parent), "--body", f"reply {n}", "--json"))
+        ids.append(out["id"])
+    smtp_server.delay = 0.3
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "notify"],
+        cwd=site_dir,
+        env=afterword_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        smtp_server.wait_for(3)
+        os.kill(sender.pid, signal.SIGKILL)
+    finally:
+        sender.wait(10)
+    smtp_server.delay = 0
+    before = len(smtp_server.messages)
+    assert 3 <= before < 8
+    cli(site_dir, "notify", "--once")
+    counts = Counter(int(m["X-Afterword-Comments"]) for m in smtp_server.messages)
+    assert sorted(counts) == ids  # nothing lost
+    assert sum(counts.values()) - len(ids) <= 1  # at most the one in flight, twice
+    states = db(intake.config, "SELECT DISTINCT state FROM notify_outbox")
+    assert states == [{"state": "sent"}]
