@@ -271,6 +271,33 @@ class NotifyConfig:
     timeout_seconds: float = setting(
         15.0, "Network timeout of one SMTP session or webhook call.", minimum=0.1, maximum=600
     )
+    reply_mails: bool = setting(
+        False,
+        'Offer commenters a "Mail me replies" box (double opt-in; mails go through smtp_url).',
+    )
+    reply_mails_per_day: int = setting(
+        10,
+        "Reply mails per address in any 24 hours; more replies than that are folded into the "
+        "day's last mail, or wait until the day frees up (nothing is dropped).",
+        minimum=1,
+        maximum=1000,
+    )
+    confirm_resend_hours: float = setting(
+        24.0,
+        "An unconfirmed address gets at most one confirmation mail in this many hours.",
+        minimum=0.01,
+        maximum=8760,
+    )
+    confirm_max: int = setting(
+        3,
+        "Confirmation mails an address that never confirms gets in all; then opt-ins are "
+        "stored but mail it nothing.",
+        minimum=1,
+        maximum=100,
+    )
+    confirm_days: float = setting(
+        7.0, "How long a confirmation link stays valid, in days.", minimum=0.01, maximum=365
+    )
 
 
 @dataclass(frozen=True)

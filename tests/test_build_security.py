@@ -18,6 +18,7 @@ from afterword.builder.render import get_template, make_environment
 from afterword.builder.view import CommentView
 from afterword.config import Config
 from afterword.store import Store
+from afterword.store.subscriptions import ConfirmRules, confirm_subscriber, subscribe
 from afterword.strings import load_strings
 from afterword.text import has_forbidden
 
@@ -140,6 +141,28 @@ def test_build_security_no_email_or_ip_hash_in_output(
     blobs = tree(Path(config.output_dir))
     for email, ip_hash in seeded:
         for needle in (email, email.lower(), email.split("@")[0], ip_hash):
+            hits = [k for k, v in blobs.items() if needle.encode() in v]
+            assert hits == [], (needle, hits)
+
+
+def test_build_security_no_subscriber_address_in_output(config: Config, store: Store) -> None:
+    """With reply mails on (the form has its box) and addresses subscribed and confirmed,
+    neither the addresses nor anything of the subscriptions reach a built byte."""
+    config = replace(config, notify=replace(config.notify, reply_mails=True))
+    emails = [f"Sub.Scriber{n}@Private-Mail.example" for n in range(3)]
+    ids = [add(store, f"/s{n}/", f"comment {n}", email=email) for n, email in enumerate(emails)]
+    with store.write() as conn:
+        subscribe(conn, list(zip(ids, emails, strict=True)), ConfirmRules("9999", 3))
+        for subscriber in range(1, 4):
+            confirm_subscriber(conn, subscriber)
+    for n, parent in enumerate(ids):
+        add(store, f"/s{n}/", "a reply", parent=parent, email="", author="Bo")
+    assert store.scalar("SELECT count(*) FROM subscribers WHERE state = 'confirmed'") == 3
+    build_site(config, store)
+    blobs = tree(Path(config.output_dir))
+    assert any(b'name="notify_replies"' in blob for blob in blobs.values())
+    for email in emails:
+        for needle in (email, email.lower(), email.split("@")[0], "Private-Mail"):
             hits = [k for k, v in blobs.items() if needle.encode() in v]
             assert hits == [], (needle, hits)
 

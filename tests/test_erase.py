@@ -112,7 +112,13 @@ def test_erase_cli_yes_and_delete_mode(people: Store, monkeypatch: pytest.Monkey
     monkeypatch.setenv("AFTERWORD_PRIVACY_ERASE_MODE", "delete")
     result = CliRunner().invoke(main, ["erase", "--email", "ann@example.org", "--yes", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"comments": 2, "mode": "delete", "pages_bumped": 1}
+    assert json.loads(result.output) == {
+        "comments": 2,
+        "mode": "delete",
+        "pages_bumped": 1,
+        "subscriptions": 0,
+        "queued_mails": 0,
+    }
     assert people.scalar("SELECT count(*) FROM comments WHERE status = 'deleted'") == 3
 
 

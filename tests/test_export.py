@@ -114,7 +114,13 @@ def test_export_person_holds_only_that_person(store: Store, tmp_path: Path) -> N
     path = tmp_path / "zoe.json"
     counts = export_person(store, "ZOE@example.org", path)
     data = json.loads(path.read_text())
-    assert counts == {"pages": 1, "comments": 1, "moderation_log": 1}
+    assert counts == {
+        "pages": 1,
+        "comments": 1,
+        "moderation_log": 1,
+        "subscriber": 0,
+        "subscriptions": 0,
+    }
     assert data["scope"] == {"email": "ZOE@example.org"}
     assert [c["author"] for c in data["comments"]] == ["Zoë"]
     assert [p["key"] for p in data["pages"]] == ["/a/"]

@@ -551,3 +551,20 @@ def test_doctor_says_when_links_would_point_at_the_local_listener(
     found = {c["name"]: c for c in json.loads(doctor.stdout)}
     assert found["notifications"]["ok"] is False
     assert "http://127.0.0.1:8000" in found["notifications"]["detail"]
+
+
+def test_an_address_no_reply_to_can_carry_is_mailed_without_one(
+    site_dir: Path,
+    notify_site: Callable[..., Config],
+    smtp_server: SmtpServer,
+    start_intake: Callable[..., RunningIntake],
+) -> None:
+    """The intake accepts ``(x)@example.org``; the header parser raises ``HeaderParseError``
+    (no ``ValueError``) for it, which once stopped every drain pass at that comment."""
+    config = notify_site(**by_hand(smtp_server))
+    intake = start_intake(config)
+    assert intake.post(email="(x)@example.org").status_code == 202
+    assert notify_once(site_dir)["sent"] == 1
+    mail = smtp_server.wait_for(1)[0]
+    assert mail["Reply-To"] is None
+    assert mail["Subject"] == "New comment on /blog/hello/ by Ada"

@@ -45,6 +45,7 @@ def fingerprint(config: Config) -> str:
         "site": [config.site.url, config.site.title, config.site.language],
         "intake_url": config.intake_url,
         "limits": [config.limits.author_max, config.limits.website_max, config.limits.body_max],
+        "reply_mails": config.notify.reply_mails,  # the form's "Mail me replies" box
         "build": [
             config.build.output_dir,
             config.build.templates_dir,

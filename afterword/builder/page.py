@@ -113,6 +113,7 @@ class PageRenderer:
             "lang": self.config.site.language,
             "intake_url": self.config.intake_url,
             "limits": self.config.limits,
+            "reply_mails": self.config.notify.reply_mails,
             "depth_cap": DEPTH_CAP,
         }
 

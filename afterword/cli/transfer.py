@@ -163,7 +163,9 @@ def export(config: Config, file: Path, fmt: str, email: str | None, as_json: boo
 def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
     """Remove one person's personal data from every comment.
 
-    ``privacy.erase_mode`` says how: anonymize or delete.
+    ``privacy.erase_mode`` says how: anonymize or delete. The address's reply-mail
+    subscriptions and every unsent mail to it are removed too. Comments are matched by the
+    address trimmed and lower-cased.
     """
     mode = config.privacy.erase_mode
     with store_for(config) as store:
@@ -176,12 +178,26 @@ def erase(config: Config, email: str, yes: bool, as_json: bool) -> None:
             )
         result = erase_person(store, email, mode=mode, actor=actor_name(config))
     if as_json:
-        print_json({"comments": result.comments, "pages_bumped": result.pages_bumped, "mode": mode})
-    else:
-        click.echo(
-            f"Erased: {result.comments} comments ({mode}); "
-            f"{result.pages_bumped} pages marked for the next build."
+        print_json(
+            {
+                "comments": result.comments,
+                "pages_bumped": result.pages_bumped,
+                "mode": mode,
+                "subscriptions": result.subscriptions,
+                "queued_mails": result.queued_mails,
+            }
         )
+    else:
+        line = (
+            f"Erased: {result.comments} comments ({mode}); "
+            f"{result.pages_bumped} pages marked for the next build"
+        )
+        if result.subscriptions or result.queued_mails:
+            line += (
+                f"; {result.subscriptions} reply subscriptions and {result.queued_mails} "
+                "unsent mails removed"
+            )
+        click.echo(line + ".")
 
 
 COMMANDS = [import_group, export, erase]

@@ -21,6 +21,7 @@ from afterword.errors import ImportFailed, InvalidPageKey
 from afterword.pagekey import normalize_page_key
 from afterword.store import Store, format_time, parse_time
 from afterword.store.migrations import STATUSES
+from afterword.store.subscriptions import person_subscriptions
 from afterword.store.transfer import (
     COMMENT_COLUMNS,
     LOG_COLUMNS,
@@ -48,10 +49,19 @@ def export_site(store: Store, path: Path) -> dict[str, int]:
 
 
 def export_person(store: Store, email: str, path: Path) -> dict[str, int]:
-    """One person's comments (by e-mail, any case), their pages and their moderation history."""
+    """One person's comments (by e-mail, any case), their pages and their moderation history,
+    and what the address asked of reply mails (its subscriber row and subscriptions)."""
     pages, comments, log = person_rows(store, email)
+    subscriber, subscriptions = person_subscriptions(store, email)
     scope = {"email": email.strip()}
-    return _write(path, scope, {"pages": pages, "comments": comments, "moderation_log": log})
+    sections: dict[str, Iterable[dict[str, Any]]] = {
+        "pages": pages,
+        "comments": comments,
+        "moderation_log": log,
+        "subscriber": subscriber,
+        "subscriptions": subscriptions,
+    }
+    return _write(path, scope, sections)
 
 
 def _write(

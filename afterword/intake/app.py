@@ -50,6 +50,7 @@ from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.moderate import moderate_link
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
+from afterword.intake.subscribe import SUBSCRIPTION_METHODS, no_token, subscription_link
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
 from afterword.notify.linkpage import page_strings
@@ -164,7 +165,11 @@ async def post_comment(request: Request, intake: Intake, post: PostContext) -> R
     try:
         config = intake.config
         submission = validate_submission(
-            post.fields, config.limits, config.site.pages, config.build.closed_pages
+            post.fields,
+            config.limits,
+            config.site.pages,
+            config.build.closed_pages,
+            reply_mails=config.notify.reply_mails,
         )
         body_html = render_markdown(submission.body)
         page_url = intake.origins.site_origin + submission.page_key
@@ -290,6 +295,9 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
             Route(paths.HEALTH, healthz, methods=["GET"]),
             Route(paths.METRICS, metrics, methods=["GET"]),
             Route(paths.MODERATE, moderate_link, methods=["GET", "POST"]),
+            Route(paths.SUBSCRIPTION, subscription_link, methods=SUBSCRIPTION_METHODS),
+            Route(paths.SUBSCRIPTION_PREFIX, no_token),
+            Route(paths.SUBSCRIPTION_PREFIX + "/", no_token),
         ],
         middleware=[Middleware(TimingMiddleware, metrics=intake.metrics, fallback=internal_error)],
         exception_handlers={AfterwordError: answer_error, HTTPException: answer_error},

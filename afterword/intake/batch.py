@@ -21,7 +21,9 @@ with the same rules as before:
 The moderators' notifications of the stored rows (``notify.channels``: pending ones, plus
 honeypot-caught ones with ``notify_spam``) go into ``notify_outbox`` in the same
 transaction, one more statement per batch, so a comment is notified if and only if it was
-stored. Refusals are decided before anything is written, so a refused row leaves no trace and its
+stored. So are the commenters' reply mails of comments approved on arrival, and the "Mail me
+replies" opt-ins with their confirmation mails (``store.subscriptions``; none for spam).
+Refusals are decided before anything is written, so a refused row leaves no trace and its
 neighbours are unaffected; a failing statement fails the whole batch (all get 503).
 """
 
@@ -40,7 +42,7 @@ from afterword.intake.limits import shared_window_seconds, window_refusal
 from afterword.intake.validate import Submission
 from afterword.notify.channels import NEW_COMMENT, channels_for, notified_statuses
 from afterword.policy import initial_status
-from afterword.store.models import NewComment, format_time, parse_time
+from afterword.store.models import NewComment, format_time, parse_time, utc_now
 from afterword.store.outbox import enqueue
 from afterword.store.recent import accepted_times
 from afterword.store.submissions import (
@@ -52,6 +54,7 @@ from afterword.store.submissions import (
     insert_batch,
     published_among,
 )
+from afterword.store.subscriptions import ConfirmRules, enqueue_reply_mails, subscribe
 
 PARENT_PROBLEM = "is not a published comment on this page"
 
@@ -125,6 +128,7 @@ def apply_batch(
     facts = _Facts(conn, config, entries, cut)
     outcomes: list[Outcome | None] = []
     rows: list[NewComment] = []
+    asked: list[bool] = []  # each stored row's "Mail me replies" box
     for entry in entries:
         try:
             status = _decide(config, entry, facts)
@@ -133,10 +137,12 @@ def apply_batch(
             continue
         outcomes.append(None)
         rows.append(make_row(entry, status))
+        asked.append(entry.submission.notify_replies)
     urls = {entry.submission.page_key: entry.page_url for entry in reversed(entries)}
     ensure_pages(conn, {row.page_key: urls[row.page_key] for row in rows})
     new_ids = insert_batch(conn, rows)
     _enqueue_notifications(conn, config, rows, new_ids)
+    _subscribe(conn, config, rows, new_ids, asked)
     ids = iter(new_ids)
     stored = iter(rows)
     result: list[Outcome] = []
@@ -158,6 +164,33 @@ def _enqueue_notifications(
     wanted = notified_statuses(config)
     notify = [cid for row, cid in zip(rows, ids, strict=True) if row.status in wanted]
     enqueue(conn, NEW_COMMENT, notify, channels)
+
+
+def _subscribe(
+    conn: sqlite3.Connection,
+    config: Config,
+    rows: Sequence[NewComment],
+    ids: Sequence[int],
+    asked: Sequence[bool],
+) -> None:
+    """The reply mails of comments approved on arrival, and "Mail me replies": opt-ins and
+    their confirmations — committed with the comments (``store.subscriptions``).
+
+    Honeypot-caught (spam) comments subscribe nobody: a bot filling every box must not make
+    the site mail a stranger's address.
+    """
+    approved = [cid for row, cid in zip(rows, ids, strict=True) if row.status == "approved"]
+    enqueue_reply_mails(conn, approved)
+    if not config.notify.reply_mails:
+        return
+    wanted = [
+        (cid, row.email)
+        for row, cid, ask in zip(rows, ids, asked, strict=True)
+        if ask and row.email and row.status in ("pending", "approved")
+    ]
+    notify = config.notify
+    since = parse_time(utc_now()) - timedelta(hours=notify.confirm_resend_hours)
+    subscribe(conn, wanted, ConfirmRules(format_time(since), notify.confirm_max))
 
 
 def _decide(config: Config, entry: Entry, facts: _Facts) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from afterword.intake.validate import HONEYPOT_FIELD, Submission
+from afterword.intake.validate import HONEYPOT_FIELD, NOTIFY_FIELD, Submission
 
 FORMAT_VERSION = 1
 _TEXT = ("id", "received", "client", "page_url")
@@ -59,6 +59,8 @@ class QueuedSubmission:
             fields["parent"] = submission.parent_id
         if submission.honeypot:
             fields[HONEYPOT_FIELD] = "filled"
+        if submission.notify_replies:
+            fields[NOTIFY_FIELD] = True
         return cls(uuid.uuid4().hex, received, fields, client, page_url)
 
     def to_message(self) -> str:

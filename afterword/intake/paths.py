@@ -8,6 +8,8 @@ HEALTH = "/healthz"
 METRICS = "/metrics"
 MODERATE = "/moderate/{token}"
 MODERATE_PREFIX = "/moderate"  # every path under it is answered in HTML, errors included
+SUBSCRIPTION = "/subscription/{token}"  # commenters' confirm and unsubscribe links (HTML)
+SUBSCRIPTION_PREFIX = "/subscription"
 ROUTES = frozenset({COMMENTS, HEALTH, METRICS})
 
 
@@ -20,4 +22,6 @@ def route_label(path: str) -> str:
         return COMMENT
     if path.startswith(MODERATE_PREFIX + "/"):
         return MODERATE
+    if path.startswith(SUBSCRIPTION_PREFIX + "/"):
+        return SUBSCRIPTION
     return "other"

@@ -225,8 +225,12 @@ def _prepare(
 ) -> _Pending | None:
     """Validate and render again; a message that fails here could never be stored."""
     try:
-        submission = validate_submission(
-            queued.fields, config.limits, config.site.pages, config.build.closed_pages
+        submission = validate_submission(  # the intake offered the box; the batch decides
+            queued.fields,
+            config.limits,
+            config.site.pages,
+            config.build.closed_pages,
+            reply_mails=True,
         )
         parse_time(queued.received)
     except (CommentRejected, ValueError) as exc:

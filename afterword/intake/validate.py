@@ -22,6 +22,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.errors import MessageError
+from email.headerregistry import Address
 from typing import TypeVar
 
 from afterword.config import LimitsConfig
@@ -32,6 +34,9 @@ from afterword.urls import WEBSITE_RULE, publishable_url
 
 # The form's hidden trap (templates/form.html): a name no browser autofill heuristic matches.
 HONEYPOT_FIELD = "aw_x9k"
+NOTIFY_FIELD = "notify_replies"  # the form's "Mail me replies" box
+_YES = frozenset({"1", "on", "true", "yes"})
+_NO = frozenset({"", "0", "off", "false", "no"})
 EMAIL_MAX = 254
 
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -55,6 +60,7 @@ class Submission:
     email: str = ""
     website: str = ""
     honeypot: bool = False
+    notify_replies: bool = False  # "Mail me replies": only ever True with an e-mail
     body_hash: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -73,8 +79,14 @@ def validate_submission(
     limits: LimitsConfig,
     pages: Sequence[str] = (),
     closed_pages: Sequence[str] = (),
+    *,
+    reply_mails: bool = False,
 ) -> Submission:
     """Check every field; raise one ``CommentRejected`` (422) listing all that are wrong.
+
+    ``notify_replies`` (``reply_mails``: whether the site offers it) is refused, naming the
+    field, when the site does not mail replies or no e-mail is given: a box that silently did
+    nothing would leave the commenter waiting for mail that never comes.
 
     A page outside the ``pages`` allowlist is a 404 (code ``unknown_page``), one matching a
     ``closed_pages`` glob a 403 (code ``closed``): such a page takes no comments at all,
@@ -93,6 +105,11 @@ def validate_submission(
     email = _check(errors, "email", lambda: _email(fields.get("email")))
     website = _check(errors, "website", lambda: _website(fields.get("website"), limits.website_max))
     parent = _check(errors, "parent", lambda: _parent(fields.get("parent")))
+    notify = _check(errors, NOTIFY_FIELD, lambda: _notify(fields.get(NOTIFY_FIELD), reply_mails))
+    if notify and not email and "email" not in errors:
+        errors[NOTIFY_FIELD] = "needs an e-mail address to send the replies to"
+    elif notify and email and not mailable(email):
+        errors[NOTIFY_FIELD] = "needs a plain ASCII e-mail address that mail can be sent to"
     if errors:
         names = ", ".join(sorted(errors))
         raise CommentRejected(f"invalid fields: {names}", code="invalid", status=422, fields=errors)
@@ -107,6 +124,7 @@ def validate_submission(
         email=email or "",
         website=website or "",
         honeypot=honeypot_filled(fields.get(HONEYPOT_FIELD)),
+        notify_replies=bool(notify),
     )
 
 
@@ -231,6 +249,30 @@ def _website(value: object, limit: int) -> str:
     if published is None:
         raise _FieldError(WEBSITE_RULE)
     return published
+
+
+def mailable(email: str) -> bool:
+    """Whether a reply mail's ``To`` can carry the address: plain ASCII (no SMTPUTF8) and an
+    addr-spec the standard library's header parser takes whole (``a<b>@x.org`` is refused)."""
+    if not email.isascii():
+        return False
+    try:
+        return Address(addr_spec=email).addr_spec == email
+    except (ValueError, IndexError, TypeError, MessageError):
+        return False
+
+
+def _notify(value: object, offered: bool) -> bool:
+    """A checkbox: JSON true/false, or the text a form sends (``1``/``on`` or nothing)."""
+    if value is None or isinstance(value, bool):
+        chosen = bool(value)
+    elif isinstance(value, str) and value.strip().lower() in _YES | _NO:
+        chosen = value.strip().lower() in _YES
+    else:
+        raise _FieldError("must be true or false")
+    if chosen and not offered:
+        raise _FieldError("this site does not mail replies")
+    return chosen
 
 
 def _parent(value: object) -> int | None:

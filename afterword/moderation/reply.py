@@ -18,6 +18,7 @@ from afterword.markup import RENDERER_VERSION, render_markdown
 from afterword.store import NewComment, Store, get_comment, insert_comment, moderate
 from afterword.store.comments import log_action
 from afterword.store.models import OWNER_SOURCE
+from afterword.store.subscriptions import enqueue_reply_mails
 from afterword.text import strip_forbidden
 from afterword.urls import publishable_url
 
@@ -77,4 +78,5 @@ def post_reply(config: Config, store: Store, parent_id: int, body: str, *, actor
             ),
         )
         log_action(conn, reply_id, "reply", "approved", actor, f"reply to {parent_id}")
+        enqueue_reply_mails(conn, [reply_id])  # approved at once: its parent's author hears now
     return Reply(reply_id, parent_id, parent.page_key, approved_parent)

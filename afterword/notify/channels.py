@@ -26,3 +26,8 @@ def channels_for(config: Config) -> list[Channel]:
 def notified_statuses(config: Config) -> frozenset[str]:
     """New comments in these statuses are notified: pending, plus spam when asked for."""
     return frozenset({"pending", "spam"}) if config.notify.notify_spam else frozenset({"pending"})
+
+
+def sends_anything(config: Config) -> bool:
+    """Whether anything is ever mailed or called: moderators' channels or reply mails."""
+    return bool(channels_for(config)) or config.notify.reply_mails

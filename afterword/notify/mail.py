@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -139,5 +140,5 @@ def _set_reply_to(message: EmailMessage, email: str) -> None:
     """Reply-To is the commenter, when their address is one a mail header can carry."""
     try:
         message["Reply-To"] = Address(addr_spec=email.strip())
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, MessageError):  # HeaderParseError is no ValueError
         return

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from afterword.config import Config
 from afterword.errors import AfterwordError, NotifyError, StorageError
-from afterword.notify.channels import channels_for
+from afterword.notify.channels import sends_anything
 from afterword.notify.sender import DrainReport, Sender
 from afterword.store import open_store
 
@@ -89,7 +89,7 @@ class BackgroundSender:
         only beside the database: an SQS intake has none, the pulling machine sends them."""
         if self.config.intake.queue != "sqlite":
             return False
-        return self.config.notify.background and bool(channels_for(self.config))
+        return self.config.notify.background and sends_anything(self.config)
 
     def start(self) -> BackgroundSender:
         if self.wanted:

@@ -30,6 +30,7 @@ from afterword.moderation.signals import spam_signals
 from afterword.notify.channels import notified_statuses
 from afterword.notify.links import make_links
 from afterword.notify.mail import Notice, compose
+from afterword.notify.replies import SubscriberMails
 from afterword.notify.smtp import check_addresses, parse_smtp_url, send, smtp_session
 from afterword.notify.webhook import payload, post, webhook_key
 from afterword.store import Store, format_time, get_comment, get_page, site_secret, utc_now
@@ -41,6 +42,7 @@ from afterword.store.outbox import (
     mark_sent,
     oldest_queued,
 )
+from afterword.store.subscriptions import CHANNEL as SUBSCRIBER
 from afterword.strings import load_strings
 
 SKIPPED = "skipped"
@@ -90,6 +92,9 @@ class Sender:
         mails = [row for row in rows if row.channel == "mail"]
         if mails:
             self._send_mails(mails, report)
+        commenters = [row for row in rows if row.channel == SUBSCRIBER]
+        if commenters:  # confirmations and reply mails (notify.replies)
+            SubscriberMails(self, report).run(commenters)
         return report
 
     def _notice(self, comment_id: int) -> Notice | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from afterword.config import Config
 from afterword.errors import AfterwordError
-from afterword.notify.channels import channels_for
+from afterword.notify.channels import sends_anything
 from afterword.notify.smtp import check_addresses, parse_smtp_url
 from afterword.store.outbox import OutboxStatus, outbox_status
 from afterword.store.submissions import probe
@@ -19,7 +19,7 @@ def read_status(config: Config) -> OutboxStatus:
 def problems(config: Config, status: OutboxStatus) -> list[str]:
     """What a person should look at; empty when notifications are fine (or off)."""
     found: list[str] = []
-    if not channels_for(config):
+    if not sends_anything(config):
         return found
     if not config.intake.public_url:
         found.append(
@@ -41,7 +41,7 @@ def problems(config: Config, status: OutboxStatus) -> list[str]:
 
 
 def describe(config: Config, status: OutboxStatus) -> str:
-    if not channels_for(config):
+    if not sends_anything(config):
         mode = config.notify.mode
         why = "notify.mode is off" if mode == "off" else "no notify.moderators or notify.webhooks"
         return f"notifications are off ({why}); {status.sent} sent before"

@@ -90,10 +90,10 @@ def check_database(config: Config) -> Iterator[Check]:
 
 def check_notify(config: Config) -> Iterator[Check]:
     """The outbox: failures for good, retries pending, a bad smtp_url (nothing when off)."""
-    from afterword.notify.channels import channels_for
+    from afterword.notify.channels import sends_anything
     from afterword.notify.status import describe, problems, read_status
 
-    if not channels_for(config) or not config.database_path.exists():
+    if not sends_anything(config) or not config.database_path.exists():
         return
     try:
         status = read_status(config)

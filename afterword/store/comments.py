@@ -1,5 +1,8 @@
 """Comments: storing submissions and moving them between statuses.
 
+A comment entering ``approved`` here also queues the reply mail its parent's author asked
+for, in the same transaction (``store.subscriptions``).
+
 Every change that alters what a page shows — a comment entering or leaving ``approved``, or an
 approved comment's text changing — bumps the page's version in the same transaction, which is
 all the builder needs to know to stay incremental.
@@ -15,6 +18,7 @@ from afterword.errors import ModerationError
 from afterword.store.db import Store
 from afterword.store.models import Comment, NewComment, utc_now
 from afterword.store.pages import bump_page, ensure_page
+from afterword.store.subscriptions import enqueue_reply_mails
 
 # action -> (status it leads to, statuses it may start from)
 ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
@@ -148,10 +152,13 @@ def moderate(
                 raise ModerationError(
                     f"comment {comment_id} is already {current.status}; cannot {action} it"
                 )
-        return [
+        transitions = [
             _set_status(conn, found[i], to_status, action, actor, reason)
             for i in dict.fromkeys(ids)
         ]
+        if to_status == "approved":  # the subscribed parents' authors hear of these replies
+            enqueue_reply_mails(conn, [t.comment_id for t in transitions])
+        return transitions
 
 
 def restore_status(store: Store, transition: Transition, *, actor: str) -> Transition:
@@ -160,7 +167,10 @@ def restore_status(store: Store, transition: Transition, *, actor: str) -> Trans
         current = _fetch_for_update(conn, [transition.comment_id]).get(transition.comment_id)
         if current is None or current.status != transition.to_status:
             raise ModerationError(f"comment {transition.comment_id} changed since; cannot undo")
-        return _set_status(conn, current, transition.from_status, "undo", actor, "")
+        done = _set_status(conn, current, transition.from_status, "undo", actor, "")
+        if done.to_status == "approved":
+            enqueue_reply_mails(conn, [done.comment_id])
+        return done
 
 
 def edit_comment(

@@ -229,3 +229,66 @@ def notify_outbox(db: Any) -> None:
         CREATE INDEX notify_outbox_sent ON notify_outbox (channel, sent) WHERE state = 'sent';
         """
     )
+
+
+@migrations(name="0007_reply_subscriptions")
+def reply_subscriptions(db: Any) -> None:
+    """Commenters' reply mails (``store.subscriptions``, docs/notifications.md).
+
+    ``subscribers``: one row per address that ever opted in, keyed by ``email_key`` (the
+    same ``lower(trim(email))`` as ``comments.email_key``), with the double opt-in's state
+    and how many confirmation mails it was sent (the cap against confirmation spam).
+    ``subscriptions``: which comments' replies it wants (the box is ticked per comment).
+    ``notify_outbox`` gains the ``subscriber`` channel (its ``target`` is the subscriber's
+    id, never the address); SQLite cannot change a CHECK constraint in place, so the table
+    is rebuilt with its rows and indexes, plus an index for "was this reply mailed yet".
+    """
+    db.executescript(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            email_key TEXT NOT NULL UNIQUE CHECK (email_key != ''),
+            state TEXT NOT NULL DEFAULT 'unconfirmed'
+                CHECK (state IN ('unconfirmed', 'confirmed', 'unsubscribed')),
+            confirmations INTEGER NOT NULL DEFAULT 0,
+            confirm_sent TEXT,
+            confirmed TEXT,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            comment_id INTEGER PRIMARY KEY REFERENCES comments (id),
+            email_key TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX subscriptions_email_key ON subscriptions (email_key);
+        CREATE TABLE notify_outbox_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('mail', 'webhook', 'subscriber')),
+            target TEXT NOT NULL DEFAULT '',
+            comment_id INTEGER NOT NULL REFERENCES comments (id),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            sent TEXT
+        );
+        INSERT INTO notify_outbox_new SELECT id, event, channel, target, comment_id, state,
+            attempts, next_attempt, last_error, message, created, sent FROM notify_outbox;
+        DELETE FROM sqlite_sequence WHERE name = 'notify_outbox_new';
+        INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'notify_outbox_new', seq FROM sqlite_sequence WHERE name = 'notify_outbox';
+        DROP TABLE notify_outbox;
+        ALTER TABLE notify_outbox_new RENAME TO notify_outbox;
+        CREATE INDEX notify_outbox_due ON notify_outbox (next_attempt, id)
+            WHERE state = 'queued';
+        CREATE INDEX notify_outbox_sent ON notify_outbox (channel, sent) WHERE state = 'sent';
+        CREATE INDEX notify_outbox_subscriber ON notify_outbox (target, comment_id)
+            WHERE channel = 'subscriber';
+        CREATE INDEX notify_outbox_reply ON notify_outbox (comment_id)
+            WHERE channel = 'subscriber';
+        """
+    )

@@ -229,8 +229,8 @@ def person_rows(store: Store, email: str) -> tuple[list[dict[str, Any]], ...]:
     comments = [
         dict(zip(COMMENT_COLUMNS, r, strict=True))
         for r in store.conn.execute(
-            f"SELECT {cols} FROM comments AS c WHERE c.email = ? COLLATE NOCASE ORDER BY c.id",
-            (email.strip(),),
+            f"SELECT {cols} FROM comments AS c WHERE c.email_key = lower(trim(?)) ORDER BY c.id",
+            (email,),
         )
     ]
     ids = [c["id"] for c in comments]
@@ -307,8 +307,8 @@ def erase_email(
     change is logged (without the address), and every page that showed one is rebuilt.
     """
     rows = conn.execute(
-        "SELECT id, page_key, status FROM comments WHERE email = ? COLLATE NOCASE ORDER BY id",
-        (email.strip(),),
+        "SELECT id, page_key, status FROM comments WHERE email_key = lower(trim(?)) ORDER BY id",
+        (email,),
     ).fetchall()
     pages: set[str] = set()
     for comment_id, page_key, status in rows:

@@ -103,11 +103,26 @@
       uniqueIds(state.section, state.instance);
     }
     if (state.form) {
+      replyBox(state.form);
       state.home = doc.createComment("afterword-form");
       state.form.before(state.home);
     }
     findAll("[data-identicon]", state.section).forEach(identicon);
     sync(element);
+  }
+
+  // "Mail me replies" needs an address: the box is shown, and sent, only while one is typed.
+  function replyBox(form) {
+    const box = form.elements.notify_replies;
+    const email = form.elements.email;
+    if (!box || !email) {
+      return;
+    }
+    const update = () => {
+      box.closest(".afterword-notify").hidden = box.disabled = !email.value.trim();
+    };
+    email.addEventListener("input", update);
+    update();
   }
 
   // Hover shows the title; keyboard focus on the permalink shows it too, by the stylesheet
@@ -352,7 +367,7 @@
       writeReceipts([...readReceipts(), receipt]);
       form.elements.body.value = "";
       goHome(state);
-      say(state, strings.thanks);
+      say(state, data.notify_replies ? strings.thanks_replies : strings.thanks);
       sync(element);
       find(`#c${receiptKey(receipt)}[data-pending]`, state.section)?.focus();
       return;
