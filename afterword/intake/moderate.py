@@ -44,7 +44,7 @@ async def moderate_link(request: Request) -> Response:
             _with_store, config, lambda s: show(config, s, secret, token, intake.page_strings)
         )
         return _html(answer)
-    _check_origin(request, config)
+    check_origin(request, config)
     body = await read_capped(request.stream(), request.headers.get("content-length"), FORM_LIMIT)
     fields: dict[str, object] = {}
     if body:  # an empty POST is no media type at all: it simply carries no token
@@ -64,7 +64,7 @@ def _with_store(config: Config, work: Callable[[Store], LinkAnswer]) -> LinkAnsw
         return work(store)
 
 
-def _check_origin(request: Request, config: Config) -> None:
+def check_origin(request: Request, config: Config) -> None:
     """The POST must come from a page of the intake itself."""
     expected = _origin(config.intake_base)
     origin = request.headers.get("origin")

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from afterword.config import Config
 from afterword.errors import AfterwordError, CommentRejected
 from afterword.intake.answers import answer_for, html_error
-from afterword.intake.moderate import FORM_LIMIT, _check_origin
+from afterword.intake.moderate import FORM_LIMIT, check_origin
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.notify.act import LinkAnswer
 from afterword.notify.linkpage import HEADERS
@@ -76,7 +76,7 @@ async def _answer(request: Request) -> Response:
     fields = await _form(request)
     one_click = fields.get(ONE_CLICK[0]) == ONE_CLICK[1]
     if claims.kind == "confirm":
-        _check_origin(request, config)
+        check_origin(request, config)
         if fields.get("token") != token:
             raise CommentRejected(
                 "the form carries no valid token", code="invalid_link", status=403

@@ -72,7 +72,7 @@ def compose(
         subject = fill(
             strings["notify_digest_subject"], count=str(len(notices)), site=config.site.title
         )
-    message["Subject"] = _header_text(subject)
+    message["Subject"] = header_text(subject)
     message["From"] = config.notify.sender or f"afterword@{domain}"
     message["To"] = ", ".join(config.notify.moderators)
     message["Date"] = formatdate(usegmt=True)
@@ -110,7 +110,7 @@ def _text(config: Config, notices: Sequence[Notice], strings: dict[str, str]) ->
             lines.append(f"{strings['notify_website']}: {c.website}")
         if notice.parent is not None:
             lines.append(fill(strings["notify_in_reply_to"], author=notice.parent.author))
-            lines.append("> " + _excerpt(notice.parent.body))
+            lines.append("> " + excerpt(notice.parent.body))
         if notice.signals:
             lines.append(f"{strings['notify_signals']}: {', '.join(notice.signals)}")
         lines += ["", c.body, ""]
@@ -126,12 +126,12 @@ def _days(config: Config) -> str:
     return f"{config.moderation.link_days:g}"
 
 
-def _excerpt(text: str, limit: int = 200) -> str:
+def excerpt(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _header_text(text: str) -> str:
+def header_text(text: str) -> str:
     """Header values may not hold line breaks or control characters (header injection)."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
 

@@ -195,7 +195,7 @@ class SubscriberMails:
         try:
             message = make([row.id for row in rows])
         except NotifyError as exc:  # an address no header can carry: retried, then failed
-            self.sender._retry(rows, str(exc), self.report)
+            self.sender.retry(rows, str(exc), self.report)
             return
         self.planned.append((rows, message))
 
@@ -210,14 +210,14 @@ class SubscriberMails:
                     try:
                         send(session, message)
                     except NotifyError as exc:
-                        self.sender._retry(rows, str(exc), self.report)
+                        self.sender.retry(rows, str(exc), self.report)
                     else:
                         mark_sent(self.store, [r.id for r in rows], str(message["Message-ID"]))
                         self.report.sent += 1
                     left.pop(0)
         except NotifyError as exc:  # no session, or it broke: what is left is retried
             for rows, _ in left:
-                self.sender._retry(rows, str(exc), self.report)
+                self.sender.retry(rows, str(exc), self.report)
 
 
 def _key(email: str) -> str:

@@ -25,8 +25,9 @@ import jinja2
 from afterword.config import Config
 from afterword.errors import NotifyError
 from afterword.markup import sanitize_html
-from afterword.notify.mail import _excerpt, _fill, _header_text, message_id
+from afterword.notify.mail import excerpt, header_text, message_id
 from afterword.store import Comment
+from afterword.strings import fill
 from afterword.text import strip_forbidden
 
 _ENV = jinja2.Environment(
@@ -45,7 +46,7 @@ class ReplyItem:
     link: str  # <page url>#c<id>
 
     def intro(self, strings: dict[str, str], page_url: str) -> str:
-        return _fill(strings["reply_intro"], author=self.reply.author, page=page_url)
+        return fill(strings["reply_intro"], author=self.reply.author, page=page_url)
 
 
 def recipient(email: str) -> Address:
@@ -64,7 +65,7 @@ def _base(
     config: Config, to: Address, subject: str, ids: Sequence[int], domain: str
 ) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = _header_text(subject)
+    message["Subject"] = header_text(subject)
     message["From"] = config.notify.sender or f"afterword@{domain}"
     message["To"] = to
     message["Date"] = formatdate(usegmt=True)
@@ -83,10 +84,10 @@ def compose_confirmation(
     ids: Sequence[int],
     domain: str,
 ) -> EmailMessage:
-    subject = _fill(strings["reply_confirm_subject"], site=config.site.title)
+    subject = fill(strings["reply_confirm_subject"], site=config.site.title)
     message = _base(config, to, subject, ids, domain)
-    intro = _fill(strings["reply_confirm_intro"], page=page_url)
-    footer = _fill(strings["reply_confirm_footer"], days=f"{config.notify.confirm_days:g}")
+    intro = fill(strings["reply_confirm_intro"], page=page_url)
+    footer = fill(strings["reply_confirm_footer"], days=f"{config.notify.confirm_days:g}")
     text = f"{intro}\n\n{strings['reply_confirm_action']}: {confirm_url}\n\n-- \n{footer}\n"
     message.set_content(strip_forbidden(text))
     html = _ENV.get_template("reply.html").render(
@@ -115,9 +116,9 @@ def compose_replies(
     """One reply, or several folded into one mail (the per-address cap)."""
     first = items[0][0].reply
     if len(items) == 1:
-        subject = _fill(strings["reply_subject"], author=first.author, site=config.site.title)
+        subject = fill(strings["reply_subject"], author=first.author, site=config.site.title)
     else:
-        subject = _fill(
+        subject = fill(
             strings["reply_digest_subject"], count=str(len(items)), site=config.site.title
         )
     message = _base(config, to, subject, ids, domain)
@@ -127,14 +128,14 @@ def compose_replies(
     lines: list[str] = []
     for item, page_url in items:
         lines.append(item.intro(strings, page_url))
-        lines.append("> " + _excerpt(item.parent.body))
+        lines.append("> " + excerpt(item.parent.body))
         lines += ["", item.reply.body, "", f"{strings['reply_read']}: {item.link}", "", "-- "]
     lines += [strings["reply_footer"], f"{strings['reply_unsubscribe']}: {unsubscribe_url}"]
     message.set_content(strip_forbidden("\n".join(lines)) + "\n")
     shown = [
         {
             "intro": item.intro(strings, page_url),
-            "parent_excerpt": _excerpt(item.parent.body),
+            "parent_excerpt": excerpt(item.parent.body),
             "html": sanitize_html(item.reply.body_html),
             "link": item.link,
         }

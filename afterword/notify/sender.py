@@ -127,7 +127,7 @@ class Sender:
             body = payload(self.config, row.event, notice, utc_now())
             post(row.target, body, key, row.id, self.config.notify.timeout_seconds)
         except NotifyError as exc:
-            self._retry([row], str(exc), report)
+            self.retry([row], str(exc), report)
             return
         mark_sent(self.store, [row.id], f"webhook.{row.id}")
         report.sent += 1
@@ -165,7 +165,7 @@ class Sender:
                     try:
                         send(session, message)
                     except NotifyError as exc:
-                        self._retry([row for row, _ in group], str(exc), report)
+                        self.retry([row for row, _ in group], str(exc), report)
                         groups[index] = []
                         continue
                     mark_sent(self.store, ids, str(message["Message-ID"]))
@@ -174,7 +174,7 @@ class Sender:
         except NotifyError as exc:  # no session, or it broke: what is left is retried
             left = [row for group in groups for row, _ in group]
             if left:
-                self._retry(left, str(exc), report)
+                self.retry(left, str(exc), report)
 
     def _plan(self, rows: list[OutboxRow]) -> list[list[OutboxRow]]:
         """Which rows go out now, grouped into messages (see the module docstring)."""
@@ -194,7 +194,8 @@ class Sender:
         singles = [[row] for row in rows[: budget - 1]]
         return [*singles, rows[budget - 1 : budget - 1 + DIGEST_MAX]]
 
-    def _retry(self, rows: Sequence[OutboxRow], error: str, report: DrainReport) -> None:
+    def retry(self, rows: Sequence[OutboxRow], error: str, report: DrainReport) -> None:
+        """Back these rows off exponentially (public: the reply-mail sender shares it)."""
         attempts = min(row.attempts for row in rows)
         delay = min(self.config.notify.retry_seconds * 2**attempts, MAX_BACKOFF_SECONDS)
         when = format_time(self.clock() + timedelta(seconds=delay))

@@ -30,8 +30,11 @@ def check_token(secret: bytes, text: str) -> SubscriptionToken:
     try:
         return verify(secret, text)
     except BadToken as exc:
-        message = "this link has expired" if str(exc) == "expired" else "this link is not valid"
-        raise CommentRejected(message, code="invalid_link", status=403) from None
+        if str(exc) == "expired":
+            raise CommentRejected(
+                "this link has expired", code="expired_link", status=403
+            ) from None
+        raise CommentRejected("this link is not valid", code="invalid_link", status=403) from None
 
 
 def show(store: Store, secret: bytes, text: str) -> LinkAnswer:
