@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  gzip-9 {gzip_kb(data, 9):5.1f} KB"
         )
     fragment = parts["fragment"].decode("utf-8")
-    avatars = re.findall(r'<span class="afterword-avatar"[^>]*></span>', fragment)
+    avatars = re.findall(r'<span data-identicon="[^"]*"></span>', fragment)
     shown = fragment.count('class="afterword-comment"')
     print(
         f"fragment weight: {len(parts['fragment']) / shown:.0f} B raw per comment ({shown} on"

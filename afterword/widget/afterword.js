@@ -1,11 +1,12 @@
 /* afterword widget, reader core: finds each thread, fetches and renders it, fills count
-   badges. The form module (afterword-form.js) loads when the browser is idle or on the first
-   focus of a form. Plain JS, no dependencies; the builder minifies it. See docs/embedding.md */
+   badges; nothing else, so that it stays small (issue 13: 2.5 KB gzipped). The second module
+   (afterword-form.js) loads when the browser is idle or on the first focus of a form. Plain
+   JS, no dependencies; scripts/build_widget.py minifies it. See docs/embedding.md */
 (() => {
   "use strict";
 
   // A second copy of the script (Turbo and PJAX re-run body scripts) only re-scans the page.
-  if (window.afterword && window.afterword.run) {
+  if (window.afterword?.run) {
     window.afterword.run();
     return;
   }
@@ -16,8 +17,8 @@
   const scriptOptions = script ? script.dataset : {};
   const FETCH_OPTIONS = { credentials: "omit" };
   const CONTROL_CHARS = /[\0-\x1f\x7f-\x9f]/;
-  const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
   const COUNT_LIFETIME_MS = 60000;
+  const LINKED = /^#c\d+$/; // a URL naming a comment
   const ENGLISH = {
     count_zero: "No comments",
     count_one: "1 comment",
@@ -27,6 +28,9 @@
   // Rewritten to the hashed names by afterword/widget/__init__.py when publishing.
   const STYLESHEET = "afterword.css";
   const FORM_MODULE = "afterword-form.js";
+  // What the second module acts on: "Load more" and every button but the form's submit
+  // (Reply in a comment's footer; the module's own Cancel and Try again).
+  const CONTROLS = "button:not([type=submit]),.afterword-more";
 
   function find(selector, root = doc) {
     return root.querySelector(selector);
@@ -34,19 +38,6 @@
 
   function findAll(selector, root = doc) {
     return [...root.querySelectorAll(selector)];
-  }
-
-  function make(tag, className = "", text) {
-    const element = doc.createElement(tag);
-    element.className = className;
-    if (text != null) {
-      element.textContent = text;
-    }
-    return element;
-  }
-
-  function format(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, (whole, name) => values[name] ?? whole);
   }
 
   function percentHex(character) {
@@ -61,8 +52,9 @@
     return new TextEncoder().encode(text);
   }
 
-  function parseJson(text) {
-    return JSON.parse(text || "{}");
+  // The widget's strings: English, then each source's data-strings (JSON) over them.
+  function strings(...sources) {
+    return Object.assign({}, ENGLISH, ...sources.map((source) => JSON.parse(source.strings || "{}")));
   }
 
   // Object keys hold a literal "%" (threads/caf%C3%A9): servers decode the request path.
@@ -75,9 +67,18 @@
     return response.status == 404 || response.status == 403;
   }
 
-  // String.prototype.isWellFormed is Chrome 111+ / Safari 16.4+: older browsers test the same.
+  // String.prototype.isWellFormed is Chrome 111+ / Safari 16.4+; in older browsers
+  // encodeURIComponent refuses the same strings (a lone surrogate) with a URIError.
   function wellFormed(text) {
-    return text.isWellFormed ? text.isWellFormed() : !LONE_SURROGATE.test(text);
+    if (text.isWellFormed) {
+      return text.isWellFormed();
+    }
+    try {
+      encodeURIComponent(text);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   // Page keys exactly as afterword/pagekey.py (tests/vectors/page_keys.json)
@@ -89,22 +90,11 @@
     if (!text || CONTROL_CHARS.test(text)) {
       badKey();
     }
-    const scheme = text.match(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//);
-    if (scheme || text.startsWith("//")) {
-      text = text.slice(scheme ? scheme[0].length : 2);
-      const pathStart = text.search(/[/\\?#]/);
-      text = pathStart < 0 ? "" : text.slice(pathStart);
-    }
-    const bytes = [];
-    const pieces = text.split(/[?#]/)[0].replaceAll("\\", "/").split(/%([0-9A-Fa-f]{2})/);
-    pieces.forEach((piece, index) => {
-      if (index % 2) {
-        bytes.push(parseInt(piece, 16));
-      } else {
-        bytes.push(...utf8(piece));
-      }
-    });
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(new Uint8Array(bytes));
+    // "scheme://authority" or "//authority" ends at the first / \ ? or #: the path follows.
+    text = text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:)?\/\/[^/\\?#]*/, "");
+    // Decoded once, as UTF-8 (invalid sequences throw); a % not before two hex digits is text.
+    text = text.split(/[?#]/)[0].replaceAll("\\", "/").replace(/%(?![0-9A-Fa-f]{2})/g, "%25");
+    text = decodeURIComponent(text);
     if (CONTROL_CHARS.test(text)) {
       badKey();
     }
@@ -142,20 +132,18 @@
     return parts.join("/");
   }
 
+  // A <link> or <script> added to <head>: settles once it has loaded, or failed to.
+  function addToHead(tag, properties) {
+    return new Promise((done, fail) => {
+      doc.head.append(Object.assign(doc.createElement(tag), properties, { onload: done, onerror: fail }));
+    });
+  }
+
   let stylesheet;
   function loadStylesheet(options) {
-    if (options.css == "none" || find("link[href*=afterword]")) {
-      return undefined;
-    }
-    if (!stylesheet) {
-      stylesheet = new Promise((done) => {
-        const link = make("link");
-        link.rel = "stylesheet";
-        link.href = new URL(options.css || STYLESHEET, scriptUrl);
-        link.onload = done;
-        link.onerror = done;
-        doc.head.append(link);
-      });
+    if (options.css != "none" && !find("link[href*=afterword]")) {
+      const href = new URL(options.css || STYLESHEET, scriptUrl);
+      stylesheet = addToHead("link", { rel: "stylesheet", href }).catch(() => {});
     }
     return stylesheet;
   }
@@ -163,18 +151,13 @@
   // The form module: one fetch per page, whichever comes first of idle time and a focus.
   let formModule;
   function loadModule() {
-    if (!formModule) {
-      formModule = new Promise((done, fail) => {
-        const tag = make("script");
-        tag.src = new URL(FORM_MODULE, scriptUrl);
-        tag.onload = () => done(window.afterword.form);
-        tag.onerror = () => {
-          formModule = undefined;
-          fail(Error("afterword: form module did not load"));
-        };
-        doc.head.append(tag);
-      });
-    }
+    formModule ||= addToHead("script", { src: new URL(FORM_MODULE, scriptUrl) }).then(
+      () => window.afterword.form,
+      () => {
+        formModule = undefined;
+        throw Error("afterword: form module did not load");
+      },
+    );
     return formModule;
   }
 
@@ -191,20 +174,18 @@
   const waiting = new Set();
   let observer;
   function watch(element) {
-    if (!observer) {
-      observer = new IntersectionObserver(
-        (entries) => {
-          for (const entry of entries) {
-            if (entry.isIntersecting && waiting.delete(entry.target)) {
-              observer.unobserve(entry.target);
-              load(entry.target);
-            }
+    observer ||= new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          if (entry.isIntersecting && waiting.delete(entry.target)) {
+            observer.unobserve(entry.target);
+            load(entry.target);
           }
-          release();
-        },
-        { rootMargin: "200px" },
-      );
-    }
+        }
+        release();
+      },
+      { rootMargin: "200px" },
+    );
     waiting.add(element);
     observer.observe(element);
   }
@@ -251,7 +232,7 @@
     }
     // Already in view (or linked to): fetch now rather than a frame later from the observer.
     const box = element.getBoundingClientRect();
-    if (/^#c\d+$/.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
+    if (LINKED.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
       load(element);
     } else {
       watch(element);
@@ -263,7 +244,7 @@
     if (!response.ok) {
       throw response;
     }
-    const template = make("template");
+    const template = doc.createElement("template");
     template.innerHTML = await response.text();
     return find(".afterword-thread", template.content) || badKey();
   }
@@ -296,74 +277,40 @@
         element.style.minHeight = "";
       }
       setup(element, section);
-      // A link to a comment on a later part: the second module fetches parts until it shows.
-      const target = location.hash.slice(1);
-      if (/^c\d+$/.test(target)) {
-        withModule(element, (module) => module.seek(element, target));
+      // A link to a comment (perhaps on a later part, which the second module fetches).
+      if (LINKED.test(location.hash)) {
+        withModule(element);
       }
     } catch (error) {
       console.warn(error);
-      const strings = { ...ENGLISH, ...parseJson(state.options.strings) };
-      element.replaceChildren(make("p", "afterword-status", strings.load_error));
+      const status = doc.createElement("p");
+      status.className = "afterword-status";
+      status.textContent = strings(state.options).load_error;
+      element.replaceChildren(status);
     }
     element.removeAttribute("aria-busy");
   }
 
-  let instances = 0;
   function setup(element, section) {
-    const state = element.aw;
-    state.section = section;
-    state.strings = { ...ENGLISH, ...parseJson(section.dataset.strings), ...parseJson(state.options.strings) };
-    state.form = find(".afterword-form", section);
-    instances += 1;
-    state.instance = instances;
-    decorate(section);
+    element.aw.section = section;
     section.addEventListener("click", (event) => {
-      const control = event.target.closest("[data-reply-to],.afterword-more,.afterword-cancel,.afterword-retry");
+      const control = event.target.closest(CONTROLS);
       if (control) {
         event.preventDefault();
         withModule(element, (module) => module.click(element, control));
       }
     });
-    if (state.form) {
-      prepareForm(element, state.form);
+    // The first focus in the thread (its form, a Reply button) brings the module at once.
+    section.addEventListener("focusin", () => withModule(element), { once: true });
+    const form = find(".afterword-form", section);
+    if (form) {
+      prepareForm(element, form);
     }
-    whenIdle(() => withModule(element, () => {}));
+    whenIdle(() => withModule(element));
   }
 
-  // What the static markup leaves to the script: relative dates (identicons are drawn by the
-  // second module, see afterword-form.js).
-  function decorate(root) {
-    const lang = root.closest("[lang]")?.lang || doc.documentElement.lang || undefined;
-    for (const time of findAll("time[datetime]:not([data-absolute])", root)) {
-      relativeDate(time, lang);
-    }
-  }
-
-  const UNITS = [
-    ["year", 31536e6],
-    ["month", 2592e6],
-    ["week", 6048e5],
-    ["day", 864e5],
-    ["hour", 36e5],
-    ["minute", 6e4],
-  ];
-
-  function relativeDate(time, lang) {
-    const moment = new Date(time.dateTime);
-    if (isNaN(moment)) {
-      return;
-    }
-    const absolute = moment.toLocaleString(lang, { dateStyle: "long", timeStyle: "short" });
-    const age = moment - Date.now();
-    const [unit, size] = UNITS.find(([, length]) => Math.abs(age) >= length) || ["second", 1000];
-    const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(Math.round(age / size), unit);
-    time.dataset.absolute = absolute;
-    time.dataset.relative = relative;
-    time.title ||= absolute; // the fragment's own, localized by the builder, wins
-    time.textContent = relative;
-  }
-
+  // Enough for the form to post the plain way (no module yet, or none at all: blocked,
+  // offline) and to look compact; the second module takes over posting once loaded.
   function prepareForm(element, form) {
     const fields = form.elements;
     // empty.html's form belongs to no page until it is put on this one
@@ -374,33 +321,15 @@
     if (element.aw.options.intake) {
       form.action = element.aw.options.intake;
     }
-    // The compact form: the comment box alone until someone starts writing.
-    const extra = find(".afterword-fields", form);
-    if (extra && !form.contains(doc.activeElement)) {
-      extra.hidden = true;
+    // The compact form: the stylesheet shows only the comment box while the form has no focus.
+    if (!form.contains(doc.activeElement)) {
       form.classList.add("afterword-compact");
     }
-    const open = () => {
-      if (extra) {
-        extra.hidden = false;
-      }
-      form.classList.remove("afterword-compact");
-      form.removeEventListener("focusin", open);
-      form.removeEventListener("pointerdown", open);
-      withModule(element, () => {});
-    };
-    form.addEventListener("focusin", open);
-    form.addEventListener("pointerdown", open);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      // Without the module (blocked, offline) the form is posted the plain way.
-      withModule(element, (module) => module.submit(element), () => form.submit());
-    });
   }
 
-  // Hands the thread to the second module once (it shows pending comments, binds dates and
-  // links), then runs `action`; `fallback` runs if the module cannot load.
-  function withModule(element, action, fallback) {
+  // Hands the thread to the second module once (it draws identicons, makes dates relative,
+  // shows pending comments, takes over the form), then runs `action`.
+  function withModule(element, action = () => {}) {
     loadModule().then(
       (module) => {
         if (!element.aw.attached) {
@@ -409,10 +338,7 @@
         }
         action(module);
       },
-      (error) => {
-        console.warn(error);
-        fallback?.();
-      },
+      (error) => console.warn(error),
     );
   }
 
@@ -421,20 +347,19 @@
   // no entry for k, undefined when there is no map at all. Answers are kept a minute.
   const cache = new Map();
   function fetchCounts(url) {
-    const now = Date.now();
-    const kept = cache.get(url.href);
-    if (kept && now - kept.time < COUNT_LIFETIME_MS) {
-      return kept.answer;
+    const name = url.href;
+    if (!cache.has(name)) {
+      const answer = fetch(url, FETCH_OPTIONS).then((response) => {
+        if (response.ok) {
+          return response.json();
+        }
+        return isMissing(response) ? {} : badKey();
+      });
+      cache.set(name, answer);
+      answer.catch(() => cache.delete(name));
+      setTimeout(() => cache.delete(name), COUNT_LIFETIME_MS);
     }
-    const answer = fetch(url, FETCH_OPTIONS).then((response) => {
-      if (response.ok) {
-        return response.json();
-      }
-      return isMissing(response) ? {} : badKey();
-    });
-    answer.catch(() => cache.delete(url.href));
-    cache.set(url.href, { time: now, answer });
-    return answer;
+    return cache.get(name);
   }
 
   async function look(stem, pageKey) {
@@ -463,29 +388,20 @@
     return listed;
   }
 
-  function fillCounts() {
-    for (const badge of findAll("[data-afterword-count]")) {
-      const options = { ...scriptOptions, ...badge.dataset };
-      const strings = { ...ENGLISH, ...parseJson(options.strings) };
-      try {
-        count(key(options.afterwordCount || location.href), new URL(options.base || ".", scriptUrl)).then(
-          (n) => {
-            const name = n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero";
-            badge.textContent = format(strings[name], { n });
-          },
-          (error) => console.warn(error),
-        );
-      } catch (error) {
-        console.warn(error);
-      }
-    }
+  async function fillCount(badge) {
+    const options = { ...scriptOptions, ...badge.dataset };
+    const n = await count(key(options.afterwordCount || location.href), new URL(options.base || ".", scriptUrl));
+    const name = n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero";
+    badge.textContent = strings(options)[name].replace("{n}", n);
   }
 
   // Safe to call any number of times, e.g. after each Turbo or PJAX navigation.
   function run() {
     release();
     findAll("[data-afterword]").forEach(init);
-    fillCounts();
+    for (const badge of findAll("[data-afterword-count]")) {
+      fillCount(badge).catch((error) => console.warn(error));
+    }
   }
 
   window.afterword = {
@@ -493,13 +409,11 @@
     folder,
     init,
     run,
-    decorate,
     fetchThread,
     loadModule,
-    format,
+    strings,
     find,
     findAll,
-    make,
     get waiting() {
       return waiting.size;
     },
