@@ -13,8 +13,8 @@
 
   const doc = document;
   const script = doc.currentScript;
-  const scriptUrl = script ? script.src : location.href;
-  const scriptOptions = script ? script.dataset : {};
+  const scriptUrl = script?.src || location.href;
+  const scriptOptions = script?.dataset || {};
   const FETCH_OPTIONS = { credentials: "omit" };
   const CONTROL_CHARS = /[\0-\x1f\x7f-\x9f]/;
   const COUNT_LIFETIME_MS = 60000;
@@ -48,10 +48,6 @@
     throw Error("afterword: bad page key");
   }
 
-  function utf8(text) {
-    return new TextEncoder().encode(text);
-  }
-
   // The widget's strings: English, then each source's data-strings (JSON) over them.
   function strings(...sources) {
     return Object.assign({}, ENGLISH, ...sources.map((source) => JSON.parse(source.strings || "{}")));
@@ -67,23 +63,13 @@
     return response.status == 404 || response.status == 403;
   }
 
-  // String.prototype.isWellFormed is Chrome 111+ / Safari 16.4+; in older browsers
-  // encodeURIComponent refuses the same strings (a lone surrogate) with a URIError.
-  function wellFormed(text) {
-    if (text.isWellFormed) {
-      return text.isWellFormed();
-    }
-    try {
-      encodeURIComponent(text);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   // Page keys exactly as afterword/pagekey.py (tests/vectors/page_keys.json)
   function key(value) {
-    if ([...value].length > 2048 || !wellFormed(value)) {
+    // A lone surrogate: encodeURIComponent throws (URIError) on exactly these, in every
+    // browser; String.prototype.isWellFormed would say so too, but only from Chrome 111 and
+    // Safari 16.4 on, so it is not used.
+    encodeURIComponent(value);
+    if ([...value].length > 2048) {
       badKey();
     }
     let text = value.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "");
@@ -252,19 +238,17 @@
   // No thread by the published counts: the empty form at once, never a 404 for the thread.
   // Counts that cannot be read (a 5xx) leave it unknown: ask for the thread as before.
   async function fetchPage(state) {
-    const empty = new URL("empty.html", state.base);
     const known = await count(state.page, state.base).catch(() => undefined);
-    if (known < 0) {
-      return fetchThread(empty);
-    }
-    try {
-      return await fetchThread(state.url);
-    } catch (response) {
-      if (!isMissing(response)) {
-        throw response;
+    if (!(known < 0)) {
+      try {
+        return await fetchThread(state.url);
+      } catch (response) {
+        if (!isMissing(response)) {
+          throw response;
+        }
       }
-      return fetchThread(empty);
     }
+    return fetchThread(new URL("empty.html", state.base));
   }
 
   async function load(element) {
@@ -302,25 +286,20 @@
     });
     // The first focus in the thread (its form, a Reply button) brings the module at once.
     section.addEventListener("focusin", () => withModule(element), { once: true });
-    const form = find(".afterword-form", section);
-    if (form) {
-      prepareForm(element, form);
-    }
     whenIdle(() => withModule(element));
-  }
-
-  // Enough for the form to post the plain way (no module yet, or none at all: blocked,
-  // offline) and to look compact; the second module takes over posting once loaded.
-  function prepareForm(element, form) {
+    // Enough for the form to post the plain way (no module yet, or none at all: blocked,
+    // offline) and to look compact; the second module takes over posting once loaded.
+    const form = find(".afterword-form", section);
+    if (!form) {
+      return;
+    }
     const fields = form.elements;
     // empty.html's form belongs to no page until it is put on this one
     if (!fields.page.value) {
       fields.page.value = element.aw.page;
       fields.redirect.value = location.href.split("#")[0];
     }
-    if (element.aw.options.intake) {
-      form.action = element.aw.options.intake;
-    }
+    form.action = element.aw.options.intake || form.action;
     // The compact form: the stylesheet shows only the comment box while the form has no focus.
     if (!form.contains(doc.activeElement)) {
       form.classList.add("afterword-compact");
@@ -367,7 +346,7 @@
     const buckets = map.buckets;
     if (buckets) {
       let hash = 0x811c9dc5;
-      for (const byte of utf8(pageKey)) {
+      for (const byte of new TextEncoder().encode(pageKey)) {
         hash = Math.imul(hash ^ byte, 16777619) >>> 0;
       }
       const digits = ((hash % buckets) + buckets).toString(16).slice(1);
@@ -410,7 +389,6 @@
     init,
     run,
     fetchThread,
-    loadModule,
     strings,
     find,
     findAll,
