@@ -96,6 +96,7 @@ def test_build_thread_avatar_styles(config: Config, store: Store) -> None:
     assert data["comments"][0]["avatar"] is None
     html = (Path(config.output_dir) / "threads/p/comments.html").read_text()
     assert "afterword-avatar" not in html
+    assert "data-identicon" not in html
 
 
 def test_build_thread_safe_website_table() -> None:

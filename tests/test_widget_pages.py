@@ -409,22 +409,23 @@ def test_widget_identicon_bad_seed_draws_nothing(site: Site, browser_page: Page)
     bad = (
         '<section class="afterword-thread" data-page="/x/" data-strings="{}">'
         '<ol class="afterword-comments"><li class="afterword-comment" id="c1"><article><header>'
-        '<span data-identicon="red&quot;/&gt;-1"></span></header></article></li></ol>'
+        '<b data-identicon="red&quot;/&gt;-1">Ana</b></header></article></li></ol>'
         "</section>"
     )
     browser_page.goto(site.page("/x/", f'<div data-afterword data-page="/x/">{bad}</div>'))
     browser_page.wait_for_function("window.afterword.form")
-    avatar = browser_page.locator("header > span")
-    assert avatar.get_attribute("data-identicon") is None
-    assert avatar.get_attribute("class") is None
-    assert avatar.inner_html() == ""
+    assert browser_page.locator("header > b").get_attribute("data-identicon") is None
+    assert browser_page.locator("header").inner_html() == "<b>Ana</b>"  # no picture added
 
 
 def test_widget_identicon_reads_the_older_seed(site: Site, browser_page: Page) -> None:
-    """Fragments built before the 10-digit seed say "<rgb>-<bits>": the same picture."""
+    """Fragments built before the seed moved onto the name had it on an empty span, as
+    "<rgb>-<bits>": the same picture, in the same place (before the name)."""
+    old = '<li class="afterword-comment" id="c{}"><article><header><span data-identicon="{}">'
+    new = '<li class="afterword-comment" id="c{}"><article><header><b data-identicon="{}">'
     faces = "".join(
-        f'<li class="afterword-comment" id="c{n}"><article><header>'
-        f'<span data-identicon="{seed}"></span></header></article></li>'
+        (old.format(n, seed) + "</span><b>Ana</b>" if "-" in seed else new.format(n, seed) + "Ana")
+        + "</b></header></article></li>"
         for n, seed in ((1, "c67b39-17d2"), (2, "c67b3917d2"), (3, "3cc639-42"), (4, "3cc6390042"))
     )
     thread = (
@@ -440,6 +441,10 @@ def test_widget_identicon_reads_the_older_seed(site: Site, browser_page: Page) -
     assert drawn[2] == drawn[3]
     assert drawn[0] != drawn[2]
     assert {hidden for hidden, _ in drawn} == {"true"}  # decorative: out of the a11y tree
+    shapes = browser_page.locator("header").evaluate_all(
+        "l => l.map(h => [...h.children].map(e => e.localName + '.' + e.className).join(' '))"
+    )
+    assert shapes == ["span.afterword-avatar b."] * 4
 
 
 def test_widget_form_posts_plainly_when_module_cannot_load(site: Site, browser_page: Page) -> None:

@@ -7,8 +7,9 @@ hence Gravatar only when the site owner chooses it). No avatar ever costs a requ
 a third party who reads what.
 
 In HTML fragments an identicon is only its seed, ``data-identicon="<rgb hex><cell bits>"``
-(6 + 4 hex digits; the element is 40 bytes instead of ~450 for inline SVG, and the widget
-still reads the older ``<rgb>-<bits>`` form): the widget draws the same picture from it
+(6 + 4 hex digits) on the commenter's name: 27 bytes instead of ~450 for inline SVG (the
+widget still reads the older ``<rgb>-<bits>`` form on its own span). The widget draws the
+same picture from it
 (``identicon()`` in afterword/widget/afterword-form.js) as SVG attributes, never inline
 styles, so a page with a strict Content-Security-Policy shows it too. JSON and feeds carry the
 picture itself as a ``data:`` URL.

@@ -84,8 +84,15 @@
     }
     const [, color, mask] = seed;
     const bits = parseInt(mask, 16);
-    holder.classList.add("afterword-avatar");
-    holder.setAttribute("aria-hidden", "true");
+    // The seed sits on the commenter's name (<b>); fragments built before issue 13's second
+    // pass gave the picture an empty <span class="afterword-avatar"> of its own.
+    let avatar = holder;
+    if (holder.localName != "span") {
+      avatar = make("span");
+      holder.before(avatar);
+    }
+    avatar.classList.add("afterword-avatar");
+    avatar.setAttribute("aria-hidden", "true");
     let path = "";
     for (let row = 0; row < 5; row++) {
       const cells = [0, 1, 2, 1, 0].map((column) => (bits >> (row * 3 + column)) & 1);
@@ -102,7 +109,7 @@
         }
       }
     }
-    holder.innerHTML =
+    avatar.innerHTML =
       `<svg viewBox="0 0 5 5" width="40" height="40" focusable="false"><rect width="5" height="5" fill="#f0f0f0"/>` +
       `<path fill="#${color}" d="${path}"/></svg>`;
   }

@@ -1,6 +1,6 @@
 /* afterword widget, reader core: finds each thread, fetches and renders it, fills count
    badges; nothing else, so that it stays small (issue 13: 2.5 KB gzipped). The second module
-   (afterword-form.js) loads when the browser is idle or on the first focus of a form. Plain
+   (afterword-form.js) loads when the browser is idle or at the first focus in the thread. Plain
    JS, no dependencies; scripts/build_widget.py minifies it. See docs/embedding.md */
 // No "use strict" here (afterword-form.js has it): nothing below depends on it, and its 13
 // bytes were the last ones over the 2.5 KB budget.
