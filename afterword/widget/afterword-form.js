@@ -259,7 +259,7 @@
     item.dataset.pending = "";
     item.tabIndex = -1;
     body.innerHTML = receipt.html;
-    header.append(make("b", "afterword-author", receipt.author), " ", make("span", "afterword-badge", badge));
+    header.append(make("b", "", receipt.author), " ", make("span", "afterword-badge", badge));
     article.append(header, body);
     item.append(article);
     let list = parent ? find(":scope>.afterword-replies", parent) : find(".afterword-comments", state.section);
