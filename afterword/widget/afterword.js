@@ -28,9 +28,9 @@
   // Rewritten to the hashed names by afterword/widget/__init__.py when publishing.
   const STYLESHEET = "afterword.css";
   const FORM_MODULE = "afterword-form.js";
-  // What the second module acts on: "Load more" and every button but the form's submit
-  // (Reply in a comment's footer; the module's own Cancel and Try again).
-  const CONTROLS = "button:not([type=submit]),.afterword-more";
+  // What the second module acts on: "Load more", a comment's footer buttons (Reply) and its
+  // own type=button ones (Cancel, Try again); never a form's submit button, typed or not.
+  const CONTROLS = "button[type=button],footer button,.afterword-more";
 
   function find(selector, root = doc) {
     return root.querySelector(selector);
