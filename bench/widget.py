@@ -16,7 +16,8 @@ on loopback and loads a page whose comment container is in view, in Debian's Chr
   module it loads when idle + afterword.css + the page's fragment, gzipped at level 6 as a
   CDN would serve them (level 9 shown too).
 - fragment weight: raw bytes of the thread fragment per comment (issue 13: at most 500 B),
-  and of that the avatar's share (a ``data-identicon`` seed the widget draws).
+  and of that the avatar's share (a ``data-identicon`` seed on the name, which the widget
+  draws).
 - the same bytes for Isso, measured, when ``--isso-python`` names an interpreter with Isso
   installed (``python3 -m venv /tmp/isso && /tmp/isso/bin/pip install isso==0.14.0``): its
   ``embed.min.js`` and ``css/isso.css`` as shipped in the package, and the JSON its server
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  gzip-9 {gzip_kb(data, 9):5.1f} KB"
         )
     fragment = parts["fragment"].decode("utf-8")
-    avatars = re.findall(r'<span class="afterword-avatar"[^>]*></span>', fragment)
+    avatars = re.findall(r' data-identicon="[^"]*"', fragment)
     shown = fragment.count('class="afterword-comment"')
     print(
         f"fragment weight: {len(parts['fragment']) / shown:.0f} B raw per comment ({shown} on"

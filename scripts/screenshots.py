@@ -160,7 +160,9 @@ def scene(root: Path) -> Iterator[Scene]:
 
 def open_thread(page: Page, url: str) -> None:
     page.goto(url)
-    page.locator(".afterword-comment[data-id]").first.wait_for()
+    page.locator(".afterword-comment:not([data-pending])").first.wait_for()
+    # The second module draws identicons and makes dates relative: shoot what readers see.
+    page.locator(".afterword-comment time[data-relative]").first.wait_for()
     page.evaluate("document.fonts.ready")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from afterword.builder.thread import DEPTH_CAP
 from afterword.pagekey import page_folder
 from afterword.widget import widget_assets, widget_strings
 
@@ -145,14 +146,13 @@ def comment_html(
     cid: int, body: str, *, author: str = "Ana", replies: str = "", depth: int = 0
 ) -> str:
     nested = f'<ol class="afterword-replies">{replies}</ol>' if replies else ""
+    deep = f' data-depth="{depth}"' if depth >= DEPTH_CAP else ""  # as templates/macros.html
     return (
-        f'<li class="afterword-comment" id="c{cid}" data-id="{cid}" data-depth="{depth}"><article>'
-        f'<header class="afterword-meta"><span class="afterword-author">{escape(author)}</span>'
-        f' <a class="afterword-permalink" href="#c{cid}"><time class="afterword-time"'
-        f' datetime="2026-11-28T08:40:00Z" title="November 28, 2026, 8:40 AM UTC">'
-        f"Nov 28, 2026</time></a></header>"
-        f'<div class="afterword-body"><p>{escape(body)}</p></div><footer class="afterword-actions">'
-        f'<button type="button" class="afterword-reply" data-reply-to="{cid}">Reply</button>'
+        f'<li class="afterword-comment" id="c{cid}"{deep}><article>'
+        f"<header><b>{escape(author)}</b>"
+        f' <a href="#c{cid}"><time datetime="2026-11-28T08:40:00Z">Nov 28, 2026</time></a>'
+        f'</header><div class="afterword-body"><p>{escape(body)}</p></div>'
+        f"<footer><button>Reply</button>"
         f"</footer></article>{nested}</li>"
     )
 

@@ -1,4 +1,5 @@
-"""Dates in the fragments: <time class="afterword-time"> with localized text and title.
+"""Dates in the fragments: ``<time datetime>`` with localized text, and a localized title
+on the "edited" mark (whose text is not a date; the widget titles the others itself).
 
 Formats are template strings (``date_format``, ``date_title_format``); Babel supplies month
 names, so a language we ship no strings for still reads in its own words.
@@ -21,16 +22,27 @@ from afterword.errors import BuildError
 from afterword.store import Store
 
 CREATED = "2026-03-01T10:05:00.000000Z"
-TIME = re.compile(r'<time class="afterword-time" datetime="([^"]+)" title="([^"]+)"[^>]*>([^<]+)<')
+ISO = "2026-03-01T10:05:00Z"  # the datetime attribute: UTC to the second
+TIME = re.compile(r'<a href="#c\d+"><time datetime="([^"]+)">([^<]+)</time>')
+EDITED = re.compile(r'<time class="afterword-edited" datetime="([^"]+)" title="([^"]+)">')
+
+
+def mark_edited(store: Store, when: str) -> None:
+    """As an approved revision by the author would (store/revisions.py sets it)."""
+    with store.write() as conn:
+        conn.execute("UPDATE comments SET edited = ?", (when,))
 
 
 def built_time(config: Config, store: Store) -> tuple[str, str, str]:
+    """(datetime, title of the "edited" mark, text) of one comment edited when it was made."""
     add(store, "/p/", "Hello", created=CREATED)
+    mark_edited(store, CREATED)
     build_site(config, store)
     html = (Path(config.output_dir) / "threads" / "p" / "comments.html").read_text("utf-8")
-    found = TIME.findall(html)
-    assert len(found) == 1, html
-    datetime_attr, title, text = found[0]
+    found, edited = TIME.findall(html), EDITED.findall(html)
+    assert len(found) == len(edited) == 1, html
+    (datetime_attr, text), (edited_attr, title) = found[0], edited[0]
+    assert edited_attr == datetime_attr
     return datetime_attr, title, text
 
 
@@ -53,7 +65,7 @@ def in_language(config: Config, language: str) -> Config:
 def test_dates_localized_text_and_title(
     config: Config, store: Store, language: str, text: str, title: str
 ) -> None:
-    assert built_time(in_language(config, language), store) == (CREATED, title, text)
+    assert built_time(in_language(config, language), store) == (ISO, title, text)
 
 
 def user_strings(config: Config, strings: dict[str, str]) -> Config:
@@ -120,7 +132,9 @@ def test_dates_cached_per_day_and_minute_never_mixed(
     day or a minute of the day still get their own text."""
     config = user_strings(config, {"date_title_format": title_format})
     for created in ("2026-03-01T10:05:07.1Z", "2026-03-01T10:06:59.9Z", "2026-03-02T10:05:08.0Z"):
-        add(store, "/p/", f"At {created}", created=created)
+        comment = add(store, "/p/", f"At {created}", created=created)
+        with store.write() as conn:
+            conn.execute("UPDATE comments SET edited = created WHERE id = ?", (comment,))
     build_site(config, store)
     html = (Path(config.output_dir) / "threads" / "p" / "comments.html").read_text("utf-8")
-    assert [title for _, title, _ in TIME.findall(html)] == titles
+    assert [title for _, title in EDITED.findall(html)] == titles

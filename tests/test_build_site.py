@@ -253,11 +253,13 @@ def test_build_site_closed_threads_omit_the_form(config: Config, store: Store) -
     config = with_build(config, closed_pages=["/archive/*"])
     build_site(config, store)
     out = Path(config.output_dir)
-    assert "afterword-form" in (out / "threads/open/comments.html").read_text()
+    open_html = (out / "threads/open/comments.html").read_text()
+    assert "afterword-form" in open_html
+    assert "<footer><button>Reply</button></footer>" in open_html
     for key in ("threads/closed/comments.html", "threads/archive/old/comments.html"):
         html = (out / key).read_text()
         assert "<form" not in html
-        assert "afterword-reply" not in html
+        assert "<footer>" not in html  # no Reply button
         assert "Comments are closed." in html
     assert read_json(config, "threads/closed/comments.json")["closed"] is True
 

@@ -47,6 +47,34 @@ def test_build_thread_deep_chain_renders_without_recursion(config: Config, store
     assert f'href="#c{ids[DEPTH_CAP - 1]}">In reply to' not in html
 
 
+# bench/widget.py's thread: five kinds of text (Markdown, code, French, a quote, a list).
+BENCH_TEXTS = [
+    "I tried this on a **large** site and the build stayed *fast*: "
+    "see [the notes](https://example.org/notes).",
+    "Could the same work with `hugo server`? I'd like to keep my theme as it is.",
+    "Merci pour l'article ! Une petite coquille au deuxième paragraphe : "
+    "« cela » plutôt que « ça ».",
+    "> Reading comments never touches a Python process.\n\nThat is the part that sold me.",
+    "- one\n- two\n- three\n\nAll three steps worked here, 日本語のテキストも大丈夫です。",
+]
+
+
+def test_build_thread_fragment_weight_within_budget(config: Config, store: Store) -> None:
+    """Issue 13: at most 500 bytes of fragment per comment for the benchmark's thread (50
+    comments with identicons, a third of them replies), text, heading and form included."""
+    ids: list[int] = []
+    for n in range(50):
+        body = f"{BENCH_TEXTS[n % len(BENCH_TEXTS)]}\n\nComment {n}."
+        parent = ids[n - 1] if n % 3 == 2 else None
+        ids.append(add(store, "/blog/post/", body, author=f"Reader {n}", parent=parent,
+                       email=f"reader{n}@example.com"))  # fmt: skip
+    build_site(config, store)
+    html = (Path(config.output_dir) / "threads/blog/post/comments.html").read_bytes()
+    assert html.count(b'<li class="afterword-comment"') == 50
+    assert html.count(b" data-identicon=") == 50
+    assert len(html) / 50 <= 500, len(html) / 50
+
+
 def test_build_thread_json_has_only_public_fields(config: Config, store: Store) -> None:
     first = add(store, "/p/", "Hi", author="Zoë", website="https://zoe.example")
     add(store, "/p/", "Re", parent=first, website="javascript:alert(1)")
@@ -96,6 +124,7 @@ def test_build_thread_avatar_styles(config: Config, store: Store) -> None:
     assert data["comments"][0]["avatar"] is None
     html = (Path(config.output_dir) / "threads/p/comments.html").read_text()
     assert "afterword-avatar" not in html
+    assert "data-identicon" not in html
 
 
 def test_build_thread_safe_website_table() -> None:
@@ -117,5 +146,5 @@ def test_a_pulled_comment_carries_its_submission_id_and_an_intake_one_does_not(
         )
     build_site(config, store)
     html = (config.output_dir / "threads" / "blog" / "q" / "comments.html").read_text()
-    assert f'id="c{pulled}" data-id="{pulled}" data-submission="{"c0ffee" * 5 + "ab"}"' in html
-    assert f'id="c{plain}" data-id="{plain}" data-depth' in html
+    assert f'id="c{pulled}" data-submission="{"c0ffee" * 5 + "ab"}">' in html
+    assert f'id="c{plain}">' in html

@@ -238,7 +238,7 @@ def check_thread_page(
     page.wait_for_load_state("load")
     body_locator = page.locator(f"#c{comment_id} .afterword-body")
     assert body_locator.inner_text().strip() == body
-    assert page.locator(f"#c{comment_id} .afterword-author").inner_text() == AUTHOR
+    assert page.locator(f"#c{comment_id} header > b").inner_text() == AUTHOR
     check_widget_styles(page)
     check_site_css(page, site_css)
     page.wait_for_timeout(200)
@@ -263,7 +263,7 @@ def check_without_javascript(
         page.set_default_timeout(10_000)
         page.goto(site.url(path))
         assert page.locator(f"#c{comment_id} .afterword-body").inner_text().strip() == body
-        assert page.locator(f"#c{comment_id} .afterword-author").inner_text() == AUTHOR
+        assert page.locator(f"#c{comment_id} header > b").inner_text() == AUTHOR
         check_widget_styles(page)
         page.fill(".afterword-form [name=author]", "No Script")
         page.fill(".afterword-form [name=body]", "Posted by the plain form")

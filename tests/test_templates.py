@@ -26,7 +26,7 @@ from afterword.store import Store, moderate, set_meta
 GOLDEN = Path(__file__).parent / "golden"
 # Read at import: the site_dir fixture clears AFTERWORD_* variables before each test runs.
 REGENERATE = bool(os.environ.get("AFTERWORD_REGEN_GOLDEN"))
-_STRINGS = re.compile(rb'data-strings="[^"]*"')
+_STRINGS = re.compile(rb"data-strings='[^']*'")
 
 
 def _seed_golden(store: Store) -> None:
@@ -60,7 +60,7 @@ def test_templates_golden_output(config: Config, store: Store) -> None:
     config = _golden_config(config)
     build_site(config, store)
     files = {
-        key: _STRINGS.sub(b'data-strings="(widget strings)"', data)
+        key: _STRINGS.sub(b"data-strings='(widget strings)'", data)
         for key, data in tree(Path(config.output_dir)).items()
         if not key.startswith(("afterword.", "afterword-form."))  # widget assets
     }

@@ -140,7 +140,7 @@ def test_widget_load_included_fragment_not_fetched(
     server = static_server(tmp_path)
     browser_page.goto(server.url + "blog/post/")
     browser_page.locator("#c7").wait_for()
-    browser_page.locator("#c7 .afterword-reply").click()
+    browser_page.locator("#c7 > article > footer > button").click()
     assert browser_page.locator("#c7 > .afterword-form").count() == 1
     assert fragment_requests(browser_page) == []
 
@@ -274,6 +274,6 @@ def test_widget_load_more_replaces_pending_copy(browser_page: Page, site: Static
     browser_page.mouse.wheel(0, 2900)
     browser_page.locator("#c5[data-pending]").wait_for()
     browser_page.locator(".afterword-more").click()
-    browser_page.locator("#c5[data-id]").wait_for()
+    browser_page.locator("#c5:not([data-pending])").wait_for()
     assert browser_page.locator("#c5").count() == 1
     assert browser_page.evaluate("localStorage['afterword:pending']") == "[]"

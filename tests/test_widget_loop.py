@@ -91,7 +91,7 @@ def test_widget_loop_post_approve_build_reload(browser_page: Page, loop: Loop) -
     loop.cli("build")
     browser_page.reload()
     browser_page.mouse.wheel(0, 2500)
-    browser_page.locator("#c1[data-id]").wait_for()
+    browser_page.locator("#c1:not([data-pending])").wait_for()
     assert browser_page.locator("#c1").count() == 1
     assert browser_page.locator(".afterword-pending").count() == 0
     # Published, still within the edit window: the receipt stays, and so do Edit and Delete.
@@ -99,14 +99,14 @@ def test_widget_loop_post_approve_build_reload(browser_page: Page, loop: Loop) -
     assert [receipt["id"] for receipt in kept] == [1]
     assert browser_page.locator("#c1 .afterword-edit").count() == 1
 
-    browser_page.locator("#c1 .afterword-reply").click()
+    browser_page.locator("#c1 > article > footer > button").click()
     post(browser_page, "A reply")
     assert browser_page.locator("#c1 > .afterword-replies > .afterword-pending").count() == 1
     loop.cli("approve", "2")
     loop.cli("build")
     browser_page.reload()
     browser_page.mouse.wheel(0, 2500)
-    browser_page.locator("#c1 > .afterword-replies > #c2[data-id]").wait_for()
+    browser_page.locator("#c1 > .afterword-replies > #c2:not([data-pending])").wait_for()
     assert browser_page.locator(".afterword-comment").count() == 2
     assert axe_violations(browser_page) == []
     assert browser_page.context.cookies() == []

@@ -189,11 +189,14 @@ def test_widget_dates_relative_with_absolute_on_hover_and_focus(
     site.cli("build")
     browser_page.goto(site.page("/blog/dated/", "<div data-afterword></div>"))
     time = browser_page.locator(".afterword-comment time").first
+    # First paint shows the fragment's absolute date; the second module, at idle time, makes
+    # it relative.
     time.wait_for()
+    browser_page.locator(".afterword-comment time[data-relative]").first.wait_for()
     assert re.fullmatch(r"now|\d+ seconds? ago|1 minute ago", time.inner_text())
     absolute = time.get_attribute("title") or ""
     assert str(datetime.date.today().year) in absolute
-    browser_page.locator(".afterword-permalink").first.focus()  # keyboard focus: the tooltip
+    browser_page.locator(".afterword-comment header > a").first.focus()  # keyboard: the tooltip
     shown = time.evaluate("e => getComputedStyle(e, '::after').content")
     assert shown == f'"{absolute}"'
 
@@ -402,18 +405,46 @@ def test_widget_identicons_drawn_like_the_builder(site: Site, browser_page: Page
 
 
 def test_widget_identicon_bad_seed_draws_nothing(site: Site, browser_page: Page) -> None:
-    """A seed that is not "<6 hex>-<hex>" (a hand-edited template) leaves the avatar empty."""
+    """A seed that is not "<6 hex><hex>" (a hand-edited template) leaves the avatar empty."""
     bad = (
         '<section class="afterword-thread" data-page="/x/" data-strings="{}">'
-        '<ol class="afterword-comments"><li class="afterword-comment" id="c1" data-id="1">'
-        '<span class="afterword-avatar" data-identicon="red&quot;/&gt;-1"></span></li></ol>'
+        '<ol class="afterword-comments"><li class="afterword-comment" id="c1"><article><header>'
+        '<b data-identicon="red&quot;/&gt;-1">Ana</b></header></article></li></ol>'
         "</section>"
     )
     browser_page.goto(site.page("/x/", f'<div data-afterword data-page="/x/">{bad}</div>'))
     browser_page.wait_for_function("window.afterword.form")
-    avatar = browser_page.locator(".afterword-avatar")
-    assert avatar.get_attribute("data-identicon") is None
-    assert avatar.inner_html() == ""
+    assert browser_page.locator("header > b").get_attribute("data-identicon") is None
+    assert browser_page.locator("header").inner_html() == "<b>Ana</b>"  # no picture added
+
+
+def test_widget_identicon_reads_the_older_seed(site: Site, browser_page: Page) -> None:
+    """Fragments built before the seed moved onto the name had it on an empty span, as
+    "<rgb>-<bits>": the same picture, in the same place (before the name)."""
+    old = '<li class="afterword-comment" id="c{}"><article><header><span data-identicon="{}">'
+    new = '<li class="afterword-comment" id="c{}"><article><header><b data-identicon="{}">'
+    faces = "".join(
+        (old.format(n, seed) + "</span><b>Ana</b>" if "-" in seed else new.format(n, seed) + "Ana")
+        + "</b></header></article></li>"
+        for n, seed in ((1, "c67b39-17d2"), (2, "c67b3917d2"), (3, "3cc639-42"), (4, "3cc6390042"))
+    )
+    thread = (
+        '<section class="afterword-thread" data-page="/x/" data-strings="{}">'
+        f'<ol class="afterword-comments">{faces}</ol></section>'
+    )
+    browser_page.goto(site.page("/x/", f'<div data-afterword data-page="/x/">{thread}</div>'))
+    browser_page.locator("#c4 .afterword-avatar svg").wait_for()
+    drawn = browser_page.locator(".afterword-avatar").evaluate_all(
+        "l => l.map(e => [e.getAttribute('aria-hidden'), e.querySelector('path').outerHTML])"
+    )
+    assert drawn[0] == drawn[1]
+    assert drawn[2] == drawn[3]
+    assert drawn[0] != drawn[2]
+    assert {hidden for hidden, _ in drawn} == {"true"}  # decorative: out of the a11y tree
+    shapes = browser_page.locator("header").evaluate_all(
+        "l => l.map(h => [...h.children].map(e => e.localName + '.' + e.className).join(' '))"
+    )
+    assert shapes == ["span.afterword-avatar b."] * 4
 
 
 def test_widget_form_posts_plainly_when_module_cannot_load(site: Site, browser_page: Page) -> None:

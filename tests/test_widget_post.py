@@ -129,7 +129,7 @@ def test_widget_post_shows_pending_comment(browser_page: Page, site: PostSite) -
 
 def test_widget_post_reply_moves_form_and_nests(browser_page: Page, site: PostSite) -> None:
     open_thread(browser_page, site)
-    browser_page.locator("#c1 .afterword-reply").click()
+    browser_page.locator("#c1 > article > footer > button").click()
     assert browser_page.locator("#c1 > .afterword-form").count() == 1
     assert browser_page.input_value("input[name=parent]") == "1"
     assert browser_page.evaluate("document.activeElement.id") == "afterword-body"
@@ -143,7 +143,7 @@ def test_widget_post_reply_moves_form_and_nests(browser_page: Page, site: PostSi
 
 def test_widget_post_cancel_reply_restores_form(browser_page: Page, site: PostSite) -> None:
     open_thread(browser_page, site)
-    browser_page.locator("#c1 .afterword-reply").click()
+    browser_page.locator("#c1 > article > footer > button").click()
     browser_page.locator(".afterword-cancel").click()
     assert browser_page.locator("section > .afterword-form").count() == 1
     assert browser_page.input_value("input[name=parent]") == ""
@@ -242,7 +242,7 @@ def test_widget_post_sqs_receipts_are_keyed_by_submission_and_cleared_when_publi
     carries ``data-submission``) is dropped, as a receipt with an id is."""
     published, waiting = "a" * 32, "b" * 32
     queued = comment_html(7, "From the queue").replace(
-        'data-id="7"', f'data-id="7" data-submission="{published}"'
+        'id="c7"', f'id="c7" data-submission="{published}"'
     )
     thread = thread_html(KEY, queued, intake_url="http://127.0.0.1:9/api/comments",
                          page_url=site.page_url)  # fmt: skip

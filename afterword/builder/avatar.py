@@ -6,8 +6,10 @@ elsewhere (a plain e-mail hash, as Gravatar uses, can be reversed with a list of
 hence Gravatar only when the site owner chooses it). No avatar ever costs a request or tells
 a third party who reads what.
 
-In HTML fragments an identicon is only its seed, ``data-identicon="<rgb hex>-<cell bits>"``
-(about 60 bytes instead of ~450 for inline SVG): the widget draws the same picture from it
+In HTML fragments an identicon is only its seed, ``data-identicon="<rgb hex><cell bits>"``
+(6 + 4 hex digits) on the commenter's name: 27 bytes instead of ~450 for inline SVG (the
+widget still reads the older ``<rgb>-<bits>`` form on its own span). The widget draws the
+same picture from it
 (``identicon()`` in afterword/widget/afterword-form.js) as SVG attributes, never inline
 styles, so a page with a strict Content-Security-Policy shows it too. JSON and feeds carry the
 picture itself as a ``data:`` URL.
@@ -79,7 +81,7 @@ def _identicon(digest: str) -> Avatar:
         f"<rect width='5' height='5' fill='#f0f0f0'/><path fill='{color}' d='{path}'/></svg>"
     )
     url = "data:image/svg+xml," + quote(small, safe="/:=',.")
-    return Avatar(f"{color[1:]}-{cells:x}", url)
+    return Avatar(f"{color[1:]}{cells:04x}", url)
 
 
 def _identicon_seed(digest: str) -> tuple[int, int]:

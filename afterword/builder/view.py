@@ -28,7 +28,7 @@ def _closer(levels: int) -> Markup:
     return Markup("</li>" + "</ol></li>" * (levels - 1))
 
 
-_OPEN_REPLIES = Markup('\n<ol class="afterword-replies">')
+_OPEN_REPLIES = Markup('<ol class="afterword-replies">')
 _CLOSERS = [Markup(""), *(_closer(n) for n in range(1, 16))]
 
 

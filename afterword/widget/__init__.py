@@ -19,10 +19,10 @@ Publishing scheme:
   ``"afterword.css"`` and ``"afterword-form.js"`` are rewritten here), so the three files
   always match.
 
-The scripts published are esbuild's minified output of the readable sources in this folder,
-committed in ``dist/`` by ``scripts/build_widget.py`` (a test fails when they are stale), so
-neither installing nor building needs Node. The CSS is published with indentation, blank
-lines and whole-line comments dropped.
+The scripts published are the minified output (esbuild, then terser) of the readable
+sources in this folder, committed in ``dist/`` by ``scripts/build_widget.py`` (a test fails
+when they are stale), so neither installing nor building needs Node. The CSS is published
+with indentation, blank lines and whole-line comments dropped.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 /* afterword widget, second step: the form (posting, replies, pending receipts), the "more
-   comments" parts and links to comments on them. Loaded by the reader core (afterword.js)
+   comments" parts and links to comments on them, identicons and relative dates. Loaded by the reader core (afterword.js)
    when the browser is idle or at the first focus of a form, whichever comes first. */
 (() => {
   "use strict";
 
   const core = window.afterword;
-  const { find, findAll, make, format, decorate, fetchThread } = core;
+  const { find, findAll, fetchThread, strings } = core;
   const doc = document;
   const STORE = "afterword:pending";
   const RECEIPT_LIFETIME_MS = 2592e6; // 30 days
@@ -13,9 +13,22 @@
   // comment's <article>, its text, its footer, and the builder's placeholder for a removed one.
   const ARTICLE = ":scope>article";
   const BODY = ".afterword-body";
-  const FOOTER = "afterword-actions";
+  const FOOTER = ":scope>footer";
   const REMOVED = ".afterword-removed";
   let serial = 0; // element ids of edit boxes and confirmations, unique across threads
+
+  function format(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, (whole, name) => values[name] ?? whole);
+  }
+
+  function make(tag, className = "", text) {
+    const element = doc.createElement(tag);
+    element.className = className;
+    if (text != null) {
+      element.textContent = text;
+    }
+    return element;
+  }
 
   function button(className, text) {
     const element = make("button", className, text);
@@ -68,14 +81,25 @@
   }
 
   // Same picture as afterword/builder/avatar.py: a mirrored 5×5 grid from the seed
-  // "<rgb hex>-<cell bits hex>", bit row * 3 + column filling that column and its mirror.
+  // "<rgb hex><cell bits hex>" (older builds: "<rgb hex>-<cell bits hex>"), bit row * 3 +
+  // column filling that column and its mirror.
   function identicon(holder) {
-    const [color, mask] = holder.dataset.identicon.split("-");
-    const bits = parseInt(mask, 16);
+    const seed = holder.dataset.identicon.match(/^([0-9a-f]{6})-?([0-9a-f]{1,4})$/);
     holder.removeAttribute("data-identicon");
-    if (!/^[0-9a-f]{6}$/.test(color)) {
+    if (!seed) {
       return;
     }
+    const [, color, mask] = seed;
+    const bits = parseInt(mask, 16);
+    // The seed sits on the commenter's name (<b>); fragments built before issue 13's second
+    // pass gave the picture an empty <span class="afterword-avatar"> of its own.
+    let avatar = holder;
+    if (holder.localName != "span") {
+      avatar = make("span");
+      holder.before(avatar);
+    }
+    avatar.classList.add("afterword-avatar");
+    avatar.setAttribute("aria-hidden", "true");
     let path = "";
     for (let row = 0; row < 5; row++) {
       const cells = [0, 1, 2, 1, 0].map((column) => (bits >> (row * 3 + column)) & 1);
@@ -92,13 +116,19 @@
         }
       }
     }
-    holder.innerHTML =
+    avatar.innerHTML =
       `<svg viewBox="0 0 5 5" width="40" height="40" focusable="false"><rect width="5" height="5" fill="#f0f0f0"/>` +
       `<path fill="#${color}" d="${path}"/></svg>`;
   }
 
+  let instances = 0;
   function attach(element) {
     const state = element.aw;
+    // The page's own data-strings (the script's, the container's) over the fragment's.
+    state.strings = strings(state.section.dataset, state.options);
+    state.form = find(".afterword-form", state.section);
+    instances += 1;
+    state.instance = instances;
     if (state.instance > 1) {
       uniqueIds(state.section, state.instance);
     }
@@ -108,7 +138,24 @@
       state.form.before(state.home);
     }
     findAll("[data-identicon]", state.section).forEach(identicon);
+    decorate(state.section);
+    if (state.form) {
+      const form = state.form;
+      if (form.contains(doc.activeElement)) {
+        reveal(form);
+      }
+      form.addEventListener("focusin", () => reveal(form));
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        submit(element);
+      });
+    }
     sync(element);
+    // A link to a comment on a later part (#c123): fetch parts until it is on the page.
+    const target = location.hash.slice(1);
+    if (/^c\d+$/.test(target)) {
+      seek(element, target);
+    }
   }
 
   // "Mail me replies" needs an address: the box is shown, and sent, only while one is typed.
@@ -125,20 +172,50 @@
     update();
   }
 
-  // Hover shows the title; keyboard focus on the permalink shows it too, by the stylesheet
-  // (.afterword-permalink:focus-visible .afterword-time::after), so it needs no script.
-
-  // The compact form shows name, e-mail and website from the first focus on.
-  function reveal(form) {
-    const extra = find(".afterword-fields", form);
-    if (extra) {
-      extra.hidden = false;
+  // Relative dates ("3 days ago") once the thread is shown; the fragment's text stays the
+  // absolute date for readers without the script, and goes into the title here. Hover shows
+  // the title; keyboard focus on the permalink shows it too, by the stylesheet
+  // (header > a:focus-visible > time[title]::after), so it needs no script.
+  function decorate(root) {
+    const lang = root.closest("[lang]")?.lang || doc.documentElement.lang || undefined;
+    for (const time of findAll("time[datetime]:not([data-absolute])", root)) {
+      relativeDate(time, lang);
     }
+  }
+
+  const UNITS = [
+    ["year", 31536e6],
+    ["month", 2592e6],
+    ["week", 6048e5],
+    ["day", 864e5],
+    ["hour", 36e5],
+    ["minute", 6e4],
+  ];
+
+  function relativeDate(time, lang) {
+    const moment = new Date(time.dateTime);
+    if (isNaN(moment)) {
+      return;
+    }
+    const absolute = moment.toLocaleString(lang, { dateStyle: "long", timeStyle: "short" });
+    const age = moment - Date.now();
+    const [unit, size] = UNITS.find(([, length]) => Math.abs(age) >= length) || ["second", 1000];
+    const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(Math.round(age / size), unit);
+    time.dataset.absolute = absolute;
+    time.dataset.relative = relative;
+    time.title ||= absolute; // a title the template wrote (the "edited" mark's) wins
+    time.textContent = relative;
+  }
+
+  // The compact form (.afterword-compact, set by the core) shows name, e-mail and website
+  // from the first focus on.
+  function reveal(form) {
     form.classList.remove("afterword-compact");
   }
 
   // A receipt's element id: the comment's id, or — from an SQS intake, which knows no id yet —
-  // its submission id; published, such a comment carries that as data-submission.
+  // its submission id; published, such a comment carries that as data-submission. A
+  // published comment is li#c<id> without data-pending.
   function receiptKey(receipt) {
     return receipt.id ?? "s" + receipt.submission;
   }
@@ -146,7 +223,7 @@
   function publishedSelector(receipt) {
     return receipt.id == null
       ? `[data-submission="${receipt.submission}"]`
-      : `[data-id="${receipt.id}"]`;
+      : `#c${receipt.id}:not([data-pending])`;
   }
 
   // Shows this page's receipts not yet in the published thread and forgets those that are,
@@ -213,14 +290,14 @@
     const parent = receipt.parent && doc.getElementById("c" + receipt.parent);
     const item = make("li", "afterword-comment afterword-pending");
     const article = make("article");
-    const header = make("header", "afterword-meta");
+    const header = make("header");
     const body = make("div", "afterword-body");
     const badge = state.strings[receipt.status == "approved" ? "approved" : "pending"];
     item.id = "c" + receiptKey(receipt);
     item.dataset.pending = "";
     item.tabIndex = -1;
     body.innerHTML = receipt.html;
-    header.append(make("b", "afterword-author", receipt.author), " ", make("span", "afterword-badge", badge));
+    header.append(make("b", "", receipt.author), " ", make("span", "afterword-badge", badge));
     article.append(header, body);
     item.append(article);
     let list = parent ? find(":scope>.afterword-replies", parent) : find(".afterword-comments", state.section);
@@ -292,11 +369,12 @@
     const state = element.aw;
     if (control.classList.contains("afterword-more")) {
       loadMore(element, control);
-    } else if (control.dataset.replyTo) {
-      reply(state, control.dataset.replyTo);
+    } else if (control.matches("article>footer>button:first-child")) {
+      // "Reply": the comment's footer's first button; the comment is li#c<id>
+      reply(state, control.closest("li").id.slice(1));
     } else if (control.classList.contains("afterword-cancel")) {
       goHome(state);
-    } else {
+    } else if (control.classList.contains("afterword-retry")) {
       submit(element);
     }
   }
@@ -435,9 +513,9 @@
     }
     item.awOwn = true;
     const body = find(BODY, article);
-    let footer = find("." + FOOTER, article);
+    let footer = find(FOOTER, article);
     if (!footer) {
-      footer = make("footer", FOOTER);
+      footer = make("footer");
       article.append(footer);
     }
     const controls = make("span", "afterword-own");

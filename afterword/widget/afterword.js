@@ -1,23 +1,24 @@
 /* afterword widget, reader core: finds each thread, fetches and renders it, fills count
-   badges. The form module (afterword-form.js) loads when the browser is idle or on the first
-   focus of a form. Plain JS, no dependencies; the builder minifies it. See docs/embedding.md */
+   badges; nothing else, so that it stays small (issue 13: 2.5 KB gzipped). The second module
+   (afterword-form.js) loads when the browser is idle or at the first focus in the thread. Plain
+   JS, no dependencies; scripts/build_widget.py minifies it. See docs/embedding.md */
+// No "use strict" here (afterword-form.js has it): nothing below depends on it, and its 13
+// bytes were the last ones over the 2.5 KB budget.
 (() => {
-  "use strict";
-
   // A second copy of the script (Turbo and PJAX re-run body scripts) only re-scans the page.
-  if (window.afterword && window.afterword.run) {
+  if (window.afterword?.run) {
     window.afterword.run();
     return;
   }
 
   const doc = document;
   const script = doc.currentScript;
-  const scriptUrl = script ? script.src : location.href;
-  const scriptOptions = script ? script.dataset : {};
+  const scriptUrl = script?.src || location.href;
+  const scriptOptions = script?.dataset || {};
   const FETCH_OPTIONS = { credentials: "omit" };
   const CONTROL_CHARS = /[\0-\x1f\x7f-\x9f]/;
-  const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
   const COUNT_LIFETIME_MS = 60000;
+  const LINKED = /^#c\d+$/; // a URL naming a comment
   const ENGLISH = {
     count_zero: "No comments",
     count_one: "1 comment",
@@ -27,6 +28,9 @@
   // Rewritten to the hashed names by afterword/widget/__init__.py when publishing.
   const STYLESHEET = "afterword.css";
   const FORM_MODULE = "afterword-form.js";
+  // What the second module acts on: "Load more", a comment's footer buttons (Reply) and its
+  // own type=button ones (Cancel, Try again); never a form's submit button, typed or not.
+  const CONTROLS = "button[type=button],footer button,.afterword-more";
 
   function find(selector, root = doc) {
     return root.querySelector(selector);
@@ -34,19 +38,6 @@
 
   function findAll(selector, root = doc) {
     return [...root.querySelectorAll(selector)];
-  }
-
-  function make(tag, className = "", text) {
-    const element = doc.createElement(tag);
-    element.className = className;
-    if (text != null) {
-      element.textContent = text;
-    }
-    return element;
-  }
-
-  function format(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, (whole, name) => values[name] ?? whole);
   }
 
   function percentHex(character) {
@@ -57,12 +48,9 @@
     throw Error("afterword: bad page key");
   }
 
-  function utf8(text) {
-    return new TextEncoder().encode(text);
-  }
-
-  function parseJson(text) {
-    return JSON.parse(text || "{}");
+  // The widget's strings: English, then each source's data-strings (JSON) over them.
+  function strings(...sources) {
+    return Object.assign({}, ENGLISH, ...sources.map((source) => JSON.parse(source.strings || "{}")));
   }
 
   // Object keys hold a literal "%" (threads/caf%C3%A9): servers decode the request path.
@@ -72,39 +60,27 @@
 
   // S3 behind CloudFront answers 403 for a missing key unless the origin may list the bucket.
   function isMissing(response) {
-    return response.status == 404 || response.status == 403;
-  }
-
-  // String.prototype.isWellFormed is Chrome 111+ / Safari 16.4+: older browsers test the same.
-  function wellFormed(text) {
-    return text.isWellFormed ? text.isWellFormed() : !LONE_SURROGATE.test(text);
+    return [403, 404].includes(response.status);
   }
 
   // Page keys exactly as afterword/pagekey.py (tests/vectors/page_keys.json)
   function key(value) {
-    if ([...value].length > 2048 || !wellFormed(value)) {
+    // A lone surrogate: encodeURIComponent throws (URIError) on exactly these, in every
+    // browser; String.prototype.isWellFormed would say so too, but only from Chrome 111 and
+    // Safari 16.4 on, so it is not used.
+    encodeURIComponent(value);
+    if ([...value].length > 2048) {
       badKey();
     }
     let text = value.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "");
     if (!text || CONTROL_CHARS.test(text)) {
       badKey();
     }
-    const scheme = text.match(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//);
-    if (scheme || text.startsWith("//")) {
-      text = text.slice(scheme ? scheme[0].length : 2);
-      const pathStart = text.search(/[/\\?#]/);
-      text = pathStart < 0 ? "" : text.slice(pathStart);
-    }
-    const bytes = [];
-    const pieces = text.split(/[?#]/)[0].replaceAll("\\", "/").split(/%([0-9A-Fa-f]{2})/);
-    pieces.forEach((piece, index) => {
-      if (index % 2) {
-        bytes.push(parseInt(piece, 16));
-      } else {
-        bytes.push(...utf8(piece));
-      }
-    });
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(new Uint8Array(bytes));
+    // "scheme://authority" or "//authority" ends at the first / \ ? or #: the path follows.
+    text = text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:)?\/\/[^/\\?#]*/, "");
+    // Decoded once, as UTF-8 (invalid sequences throw); a % not before two hex digits is text.
+    text = text.split(/[?#]/)[0].replaceAll("\\", "/").replace(/%(?![0-9A-Fa-f]{2})/g, "%25");
+    text = decodeURIComponent(text);
     if (CONTROL_CHARS.test(text)) {
       badKey();
     }
@@ -142,20 +118,18 @@
     return parts.join("/");
   }
 
+  // A <link> or <script> added to <head>: settles once it has loaded, or failed to.
+  function addToHead(tag, properties) {
+    return new Promise((done, fail) => {
+      doc.head.append(Object.assign(doc.createElement(tag), properties, { onload: done, onerror: fail }));
+    });
+  }
+
   let stylesheet;
   function loadStylesheet(options) {
-    if (options.css == "none" || find("link[href*=afterword]")) {
-      return undefined;
-    }
-    if (!stylesheet) {
-      stylesheet = new Promise((done) => {
-        const link = make("link");
-        link.rel = "stylesheet";
-        link.href = new URL(options.css || STYLESHEET, scriptUrl);
-        link.onload = done;
-        link.onerror = done;
-        doc.head.append(link);
-      });
+    if (options.css != "none" && !find("link[href*=afterword]")) {
+      const href = new URL(options.css || STYLESHEET, scriptUrl);
+      stylesheet = addToHead("link", { rel: "stylesheet", href }).catch(() => {});
     }
     return stylesheet;
   }
@@ -163,18 +137,13 @@
   // The form module: one fetch per page, whichever comes first of idle time and a focus.
   let formModule;
   function loadModule() {
-    if (!formModule) {
-      formModule = new Promise((done, fail) => {
-        const tag = make("script");
-        tag.src = new URL(FORM_MODULE, scriptUrl);
-        tag.onload = () => done(window.afterword.form);
-        tag.onerror = () => {
-          formModule = undefined;
-          fail(Error("afterword: form module did not load"));
-        };
-        doc.head.append(tag);
-      });
-    }
+    formModule ||= addToHead("script", { src: new URL(FORM_MODULE, scriptUrl) }).then(
+      () => window.afterword.form,
+      () => {
+        formModule = undefined;
+        throw Error("afterword: form module did not load");
+      },
+    );
     return formModule;
   }
 
@@ -187,24 +156,22 @@
   }
 
   // One IntersectionObserver for every container still waiting; containers that leave the
-  // page before coming into view are let go at the next run() (Turbo, PJAX).
+  // page before coming into view are let go (unobserved) at the next run() (Turbo, PJAX).
   const waiting = new Set();
   let observer;
   function watch(element) {
-    if (!observer) {
-      observer = new IntersectionObserver(
-        (entries) => {
-          for (const entry of entries) {
-            if (entry.isIntersecting && waiting.delete(entry.target)) {
-              observer.unobserve(entry.target);
-              load(entry.target);
-            }
+    observer ||= new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          if (entry.isIntersecting && waiting.delete(entry.target)) {
+            observer.unobserve(entry.target);
+            load(entry.target);
           }
-          release();
-        },
-        { rootMargin: "200px" },
-      );
-    }
+        }
+        release();
+      },
+      { rootMargin: "200px" },
+    );
     waiting.add(element);
     observer.observe(element);
   }
@@ -215,10 +182,6 @@
         waiting.delete(element);
         observer.unobserve(element);
       }
-    }
-    if (!waiting.size && observer) {
-      observer.disconnect();
-      observer = undefined;
     }
   }
 
@@ -245,13 +208,13 @@
       return;
     }
     // Room for the thread until it arrives, unless the page reserved its own.
-    element.aw.reserved = !element.style.minHeight;
-    if (element.aw.reserved) {
+    if (!element.style.minHeight) {
+      element.aw.reserved = true;
       element.style.minHeight = "10em";
     }
     // Already in view (or linked to): fetch now rather than a frame later from the observer.
     const box = element.getBoundingClientRect();
-    if (/^#c\d+$/.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
+    if (LINKED.test(location.hash) || (box.top < innerHeight + 200 && box.bottom > -200)) {
       load(element);
     } else {
       watch(element);
@@ -263,7 +226,7 @@
     if (!response.ok) {
       throw response;
     }
-    const template = make("template");
+    const template = doc.createElement("template");
     template.innerHTML = await response.text();
     return find(".afterword-thread", template.content) || badKey();
   }
@@ -271,19 +234,17 @@
   // No thread by the published counts: the empty form at once, never a 404 for the thread.
   // Counts that cannot be read (a 5xx) leave it unknown: ask for the thread as before.
   async function fetchPage(state) {
-    const empty = new URL("empty.html", state.base);
     const known = await count(state.page, state.base).catch(() => undefined);
-    if (known < 0) {
-      return fetchThread(empty);
-    }
-    try {
-      return await fetchThread(state.url);
-    } catch (response) {
-      if (!isMissing(response)) {
-        throw response;
+    if (!(known < 0)) {
+      try {
+        return await fetchThread(state.url);
+      } catch (response) {
+        if (!isMissing(response)) {
+          throw response;
+        }
       }
-      return fetchThread(empty);
     }
+    return fetchThread(new URL("empty.html", state.base));
   }
 
   async function load(element) {
@@ -296,111 +257,54 @@
         element.style.minHeight = "";
       }
       setup(element, section);
-      // A link to a comment on a later part: the second module fetches parts until it shows.
-      const target = location.hash.slice(1);
-      if (/^c\d+$/.test(target)) {
-        withModule(element, (module) => module.seek(element, target));
+      // A link to a comment (perhaps on a later part, which the second module fetches).
+      if (LINKED.test(location.hash)) {
+        withModule(element);
       }
     } catch (error) {
       console.warn(error);
-      const strings = { ...ENGLISH, ...parseJson(state.options.strings) };
-      element.replaceChildren(make("p", "afterword-status", strings.load_error));
+      const status = doc.createElement("p");
+      status.className = "afterword-status";
+      status.textContent = strings(state.options).load_error;
+      element.replaceChildren(status);
     }
     element.removeAttribute("aria-busy");
   }
 
-  let instances = 0;
   function setup(element, section) {
-    const state = element.aw;
-    state.section = section;
-    state.strings = { ...ENGLISH, ...parseJson(section.dataset.strings), ...parseJson(state.options.strings) };
-    state.form = find(".afterword-form", section);
-    instances += 1;
-    state.instance = instances;
-    decorate(section);
+    element.aw.section = section;
     section.addEventListener("click", (event) => {
-      const control = event.target.closest("[data-reply-to],.afterword-more,.afterword-cancel,.afterword-retry");
+      const control = event.target.closest(CONTROLS);
       if (control) {
         event.preventDefault();
         withModule(element, (module) => module.click(element, control));
       }
     });
-    if (state.form) {
-      prepareForm(element, state.form);
-    }
-    whenIdle(() => withModule(element, () => {}));
-  }
-
-  // What the static markup leaves to the script: relative dates (identicons are drawn by the
-  // second module, see afterword-form.js).
-  function decorate(root) {
-    const lang = root.closest("[lang]")?.lang || doc.documentElement.lang || undefined;
-    for (const time of findAll("time[datetime]:not([data-absolute])", root)) {
-      relativeDate(time, lang);
-    }
-  }
-
-  const UNITS = [
-    ["year", 31536e6],
-    ["month", 2592e6],
-    ["week", 6048e5],
-    ["day", 864e5],
-    ["hour", 36e5],
-    ["minute", 6e4],
-  ];
-
-  function relativeDate(time, lang) {
-    const moment = new Date(time.dateTime);
-    if (isNaN(moment)) {
+    // The first focus in the thread (its form, a Reply button) brings the module at once.
+    section.addEventListener("focusin", () => withModule(element), { once: true });
+    whenIdle(() => withModule(element));
+    // Enough for the form to post the plain way (no module yet, or none at all: blocked,
+    // offline) and to look compact; the second module takes over posting once loaded.
+    const form = find(".afterword-form", section);
+    if (!form) {
       return;
     }
-    const absolute = moment.toLocaleString(lang, { dateStyle: "long", timeStyle: "short" });
-    const age = moment - Date.now();
-    const [unit, size] = UNITS.find(([, length]) => Math.abs(age) >= length) || ["second", 1000];
-    const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(Math.round(age / size), unit);
-    time.dataset.absolute = absolute;
-    time.dataset.relative = relative;
-    time.title ||= absolute; // the fragment's own, localized by the builder, wins
-    time.textContent = relative;
-  }
-
-  function prepareForm(element, form) {
     const fields = form.elements;
     // empty.html's form belongs to no page until it is put on this one
     if (!fields.page.value) {
       fields.page.value = element.aw.page;
       fields.redirect.value = location.href.split("#")[0];
     }
-    if (element.aw.options.intake) {
-      form.action = element.aw.options.intake;
-    }
-    // The compact form: the comment box alone until someone starts writing.
-    const extra = find(".afterword-fields", form);
-    if (extra && !form.contains(doc.activeElement)) {
-      extra.hidden = true;
+    form.action = element.aw.options.intake || form.action;
+    // The compact form: the stylesheet shows only the comment box while the form has no focus.
+    if (!form.contains(doc.activeElement)) {
       form.classList.add("afterword-compact");
     }
-    const open = () => {
-      if (extra) {
-        extra.hidden = false;
-      }
-      form.classList.remove("afterword-compact");
-      form.removeEventListener("focusin", open);
-      form.removeEventListener("pointerdown", open);
-      withModule(element, () => {});
-    };
-    form.addEventListener("focusin", open);
-    form.addEventListener("pointerdown", open);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      // Without the module (blocked, offline) the form is posted the plain way.
-      withModule(element, (module) => module.submit(element), () => form.submit());
-    });
   }
 
-  // Hands the thread to the second module once (it shows pending comments, binds dates and
-  // links), then runs `action`; `fallback` runs if the module cannot load.
-  function withModule(element, action, fallback) {
+  // Hands the thread to the second module once (it draws identicons, makes dates relative,
+  // shows pending comments, takes over the form), then runs `action`.
+  function withModule(element, action = () => {}) {
     loadModule().then(
       (module) => {
         if (!element.aw.attached) {
@@ -409,10 +313,7 @@
         }
         action(module);
       },
-      (error) => {
-        console.warn(error);
-        fallback?.();
-      },
+      (error) => console.warn(error),
     );
   }
 
@@ -421,20 +322,19 @@
   // no entry for k, undefined when there is no map at all. Answers are kept a minute.
   const cache = new Map();
   function fetchCounts(url) {
-    const now = Date.now();
-    const kept = cache.get(url.href);
-    if (kept && now - kept.time < COUNT_LIFETIME_MS) {
-      return kept.answer;
+    const name = url.href;
+    if (!cache.has(name)) {
+      const answer = fetch(url, FETCH_OPTIONS).then((response) => {
+        if (response.ok) {
+          return response.json();
+        }
+        return isMissing(response) ? {} : badKey();
+      });
+      cache.set(name, answer);
+      answer.catch(() => cache.delete(name));
+      setTimeout(() => cache.delete(name), COUNT_LIFETIME_MS);
     }
-    const answer = fetch(url, FETCH_OPTIONS).then((response) => {
-      if (response.ok) {
-        return response.json();
-      }
-      return isMissing(response) ? {} : badKey();
-    });
-    answer.catch(() => cache.delete(url.href));
-    cache.set(url.href, { time: now, answer });
-    return answer;
+    return cache.get(name);
   }
 
   async function look(stem, pageKey) {
@@ -442,7 +342,7 @@
     const buckets = map.buckets;
     if (buckets) {
       let hash = 0x811c9dc5;
-      for (const byte of utf8(pageKey)) {
+      for (const byte of new TextEncoder().encode(pageKey)) {
         hash = Math.imul(hash ^ byte, 16777619) >>> 0;
       }
       const digits = ((hash % buckets) + buckets).toString(16).slice(1);
@@ -463,29 +363,20 @@
     return listed;
   }
 
-  function fillCounts() {
-    for (const badge of findAll("[data-afterword-count]")) {
-      const options = { ...scriptOptions, ...badge.dataset };
-      const strings = { ...ENGLISH, ...parseJson(options.strings) };
-      try {
-        count(key(options.afterwordCount || location.href), new URL(options.base || ".", scriptUrl)).then(
-          (n) => {
-            const name = n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero";
-            badge.textContent = format(strings[name], { n });
-          },
-          (error) => console.warn(error),
-        );
-      } catch (error) {
-        console.warn(error);
-      }
-    }
+  async function fillCount(badge) {
+    const options = { ...scriptOptions, ...badge.dataset };
+    const n = await count(key(options.afterwordCount || location.href), new URL(options.base || ".", scriptUrl));
+    const name = n > 1 ? "count_other" : n > 0 ? "count_one" : "count_zero";
+    badge.textContent = strings(options)[name].replace("{n}", n);
   }
 
   // Safe to call any number of times, e.g. after each Turbo or PJAX navigation.
   function run() {
     release();
     findAll("[data-afterword]").forEach(init);
-    fillCounts();
+    for (const badge of findAll("[data-afterword-count]")) {
+      fillCount(badge).catch((error) => console.warn(error));
+    }
   }
 
   window.afterword = {
@@ -493,13 +384,10 @@
     folder,
     init,
     run,
-    decorate,
     fetchThread,
-    loadModule,
-    format,
+    strings,
     find,
     findAll,
-    make,
     get waiting() {
       return waiting.size;
     },
