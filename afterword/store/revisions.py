@@ -28,6 +28,7 @@ from afterword.store.pages import bump_page
 
 AUTHOR = "author"  # the moderation log's actor for a commenter's own changes
 UNPUBLISHED = frozenset({"pending", "spam"})  # replaced in place; its author sees "pending"
+REVISION_STATUSES = ("pending", "approved", "rejected", "withdrawn")  # migration 0005's CHECK
 
 # AuthorChange.outcome values
 REPLACED, REVISED, DELETED = "replaced", "revised", "deleted"
