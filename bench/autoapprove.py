@@ -23,9 +23,14 @@ Debian's ``wrk`` (2 threads, 32 connections, ``bench/wrkrun.py``) against the in
 ratios are printed. A 202 is sent only after its batch committed, and the rows are counted
 against the 202s.
 
+Each load also reports the intake process's CPU per stored comment (steadier than
+throughput on a shared machine) and its peak resident memory (``VmHWM``, page cache
+included).
+
 ``--against DIR`` loads the same three databases with another checkout of afterword too
 (the child runs with ``PYTHONPATH=DIR``), alternating checkouts load by load, so both see the
-same noise of a shared machine and the same database sizes; medians are printed per checkout.
+same noise of a shared machine and the same database sizes; medians are printed per checkout,
+then the median of the back-to-back pairs' ratios.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class Run:
     p99_ms: float
     ok: bool
     rss_mb: float  # the intake process's peak resident memory (its page cache included)
+    cpu_us: float  # the intake process's CPU per accepted comment (wrk not included)
 
 
 def make_site(folder: Path, comments: int, after: int = 3, copy_of: Config | None = None) -> Config:
@@ -163,6 +169,7 @@ def one(args: argparse.Namespace) -> int:
     script = folder / "post.lua"
     script.write_text(lua_script(REQUEST), encoding="utf-8")
     with BackgroundServer(config) as server:
+        cpu_before = _cpu_seconds()
         result = run_wrk(
             server.url,
             script,
@@ -171,16 +178,33 @@ def one(args: argparse.Namespace) -> int:
             duration=args.duration,
             run=args.tag,
         )
+        cpu = _cpu_seconds() - cpu_before
     ok = rows_consistent(result, _rows(config.database_path) - before, args.connections)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    rss_mb = _peak_rss_mib()
     figures = {
         "accepted_per_s": result.per_second,
         "p99_ms": result.p99_us / 1000,
         "ok": ok,
         "rss_mb": rss_mb,
+        "cpu_us": cpu / max(1, result.accepted) * 1e6,
     }
     print("JSON " + json.dumps(figures))
     return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, every thread of the intake in it (wrk is a child: apart)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ``ru_maxrss``, not carried over
+    from the parent that seeded the databases before ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _rows(path: Path) -> int:
@@ -231,13 +255,16 @@ def main() -> int:
                     runs[(tree, name)].append(run)
                     print(
                         f"run {n + 1} {name:<7} {tree}: {run.accepted_per_s:8,.0f} accepted/s, "
-                        f"p99 {run.p99_ms:6.1f} ms, peak RSS {run.rss_mb:.0f} MB, "
+                        f"p99 {run.p99_ms:6.1f} ms, CPU {run.cpu_us:4.0f} µs/comment, "
+                        f"peak RSS {run.rss_mb:.0f} MB, "
                         f"check {'ok' if run.ok else 'MISMATCH'}",
                         flush=True,
                     )
         print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for tree in trees:
         summarize(tree, {name: runs[(tree, name)] for name in names})
+    for tree in trees[1:]:
+        paired(trees[0], tree, names, runs)
     return 0 if all(r.ok for v in runs.values() for r in v) else 1
 
 
@@ -245,17 +272,34 @@ def summarize(tree: Path, runs: dict[str, list[Run]]) -> None:
     """Medians of one checkout's runs and the ratios the benchmark is about."""
     medians = {k: statistics.median(r.accepted_per_s for r in v) for k, v in runs.items()}
     p99 = {k: statistics.median(r.p99_ms for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r.cpu_us for r in v) for k, v in runs.items()}
     rss = {k: max(r.rss_mb for r in v) for k, v in runs.items()}
     print(f"{tree}:")
     for name in runs:
         print(
             f"  median {name:<7}: {medians[name]:8,.0f} accepted/s, p99 {p99[name]:.1f} ms, "
-            f"peak RSS {rss[name]:.0f} MB"
+            f"CPU {cpu[name]:.0f} µs/comment, peak RSS {rss[name]:.0f} MB"
         )
+    print(f"  CPU per comment, big / empty: {cpu['big'] / cpu['empty']:.3f}")
     ratio = medians["big"] / medians["empty"]
     print(f"  big / empty: {ratio:.3f} ({'within' if ratio >= 0.9 else 'NOT within'} 10 %)")
     print(f"  big / control (the lookup's own cost): {medians['big'] / medians['control']:.3f}")
     print(f"  control / empty (the database's size): {medians['control'] / medians['empty']:.3f}")
+
+
+def paired(
+    first: Path, other: Path, names: list[str], runs: dict[tuple[Path, str], list[Run]]
+) -> None:
+    """``other`` against ``first``, load by load (each pair ran back to back, so a slow
+    spell of the shared machine hits both): the median of the per-pair ratios."""
+    for name in names:
+        pairs = list(zip(runs[(first, name)], runs[(other, name)], strict=True))
+        speed = statistics.median(b.accepted_per_s / a.accepted_per_s for a, b in pairs)
+        cpu = statistics.median(b.cpu_us / a.cpu_us for a, b in pairs)
+        print(
+            f"{other} / {first}, {name}, median of {len(pairs)} pairs: "
+            f"accepted/s {speed:.3f}, CPU per comment {cpu:.3f}"
+        )
 
 
 if __name__ == "__main__":
