@@ -49,7 +49,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrkrun import have_wrk, lua_script, rows_consistent, run_wrk
+from wrkrun import Load, have_wrk, lua_script, rows_consistent, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 if not os.environ.get("PYTHONPATH"):  # this tree's afterword, unless a child is told another
@@ -170,14 +170,7 @@ def one(args: argparse.Namespace) -> int:
     script.write_text(lua_script(REQUEST), encoding="utf-8")
     with BackgroundServer(config) as server:
         cpu_before = _cpu_seconds()
-        result = run_wrk(
-            server.url,
-            script,
-            threads=args.threads,
-            connections=args.connections,
-            duration=args.duration,
-            run=args.tag,
-        )
+        result = run_wrk(server.url, script, Load.from_args(args), run=args.tag)
         cpu = _cpu_seconds() - cpu_before
     ok = rows_consistent(result, _rows(config.database_path) - before, args.connections)
     rss_mb = _peak_rss_mib()

@@ -42,7 +42,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrkrun import WrkResult, have_wrk, lua_script, rows_consistent, run_wrk
+from wrkrun import Load, WrkResult, have_wrk, lua_script, rows_consistent, run_wrk
 
 import afterword
 from afterword.config import Config, load_config
@@ -182,13 +182,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     with BackgroundServer(config, workers=args.workers) as server:
         before = _cpu_seconds(server.worker_pids)
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        loaded = run_wrk(
-            server.url,
-            script,
-            threads=args.threads,
-            connections=args.connections,
-            duration=args.duration,
-        )
+        loaded = run_wrk(server.url, script, Load.from_args(args))
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = _cpu_seconds(server.worker_pids)
     if smtp is not None:

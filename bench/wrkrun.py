@@ -10,6 +10,7 @@ Used by ``bench/intake.py`` and ``bench/autoapprove.py``.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 import shutil
@@ -77,19 +78,25 @@ def have_wrk() -> bool:
     return False
 
 
-def run_wrk(
-    url: str,
-    script: Path,
-    *,
-    threads: int,
-    connections: int,
-    duration: int,
-    run: str = "",
-) -> WrkResult:
+@dataclasses.dataclass(frozen=True)
+class Load:
+    """How hard wrk pushes: its threads, open connections and seconds."""
+
+    threads: int
+    connections: int
+    duration: int
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Load:
+        """From a bench's ``--threads``, ``--connections`` and ``--duration``."""
+        return cls(args.threads, args.connections, args.duration)
+
+
+def run_wrk(url: str, script: Path, load: Load, *, run: str = "") -> WrkResult:
     """One wrk run against ``url``; ``run`` is passed to the script (``args[1]``)."""
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-        "-s", str(script), url, "--", run,
+        "wrk", f"-t{load.threads}", f"-c{load.connections}", f"-d{load.duration}s",
+        "--timeout", "5s", "-s", str(script), url, "--", run,
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = RESULT.search(output)
