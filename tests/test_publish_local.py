@@ -326,3 +326,14 @@ def test_builder_temporaries_in_the_output_folder_are_never_published(
     stray.write_bytes(b"half")
     assert publish_changes(config, store, "site", full=True).uploaded == len(FILES)
     assert tree(site_dir / "mirror") == FILES
+
+
+def test_publish_lock_that_cannot_be_created_is_one_line(site_dir: Path, store: Store) -> None:
+    config = local_config(site_dir)
+    write_output(store, config.output_dir, FILES)
+    lock = config.database_path.with_name(config.database_path.name + ".publish-lock")
+    lock.mkdir()  # something in the way of the lock file
+    result = CliRunner().invoke(main, ["publish"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: cannot create {lock}: Is a directory\n"
+    assert not (site_dir / "mirror" / "feed.atom").exists()  # nothing published without it
