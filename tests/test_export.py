@@ -184,6 +184,22 @@ def test_export_restore_refuses_a_different_row_under_the_same_id(
         assert other.scalar("SELECT count(*) FROM comments") == 11
 
 
+def test_export_restore_refuses_a_different_revision_under_the_same_id(
+    store: Store, tmp_path: Path
+) -> None:
+    populate(store)
+    path = tmp_path / "e.json"
+    export_site(store, path)
+    with open_store(tmp_path / "copy.sqlite") as copy:
+        restore_export(copy, path)
+        data = json.loads(path.read_text())
+        data["revisions"][2]["body"] = "not what was restored"
+        path.write_text(json.dumps(data))
+        with pytest.raises(ImportFailed, match="revisions row 3 already exists with other content"):
+            restore_export(copy, path)
+        assert copy.scalar("SELECT body FROM revisions WHERE id = 3") == "*hi!*"
+
+
 def test_export_dry_run_restore_stores_nothing(store: Store, tmp_path: Path) -> None:
     populate(store)
     path = tmp_path / "e.json"
