@@ -2,6 +2,7 @@
 
     python bench/autoapprove.py                         # 300,000 comments, 3 × 10 s each
     python bench/autoapprove.py --comments 50000 --duration 5 --repeat 3
+    python bench/autoapprove.py --repeat 5 --against /tmp/main   # A/B, run by run
 
 Two site folders are made: one with an empty database, one seeded (bulk SQL in a single
 transaction, ``synchronous = OFF``; bench code only) with ``--comments`` approved comments
@@ -17,17 +18,29 @@ between it and the empty one is what a bigger database costs every insert (six i
 300,000 entries instead of none, more pages per commit) whatever the rule does.
 
 For each repetition the three are loaded one after the other (rotating which goes first) by
-Debian's ``wrk`` (2 threads, 32 connections) against the intake in this process
-(``BackgroundServer``), rate limits off; the median of each and the ratios are printed. A
-202 is sent only after its batch committed, and the rows are counted against the 202s.
+Debian's ``wrk`` (2 threads, 32 connections, ``bench/wrkrun.py``) against the intake
+(``BackgroundServer``) in a child process, rate limits off; the median of each and the
+ratios are printed. A 202 is sent only after its batch committed, and the rows are counted
+against the 202s.
+
+Each load also reports the intake process's CPU per stored comment (steadier than
+throughput on a shared machine) and its peak resident memory (``VmHWM``, page cache
+included).
+
+``--against DIR`` loads the same three databases with another checkout of afterword too
+(the child runs with ``PYTHONPATH=DIR``), alternating checkouts load by load, so both see the
+same noise of a shared machine and the same database sizes; medians are printed per checkout,
+then the median of the back-to-back pairs' ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -36,27 +49,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's afterword
+from wrkrun import Load, have_wrk, lua_script, rows_consistent, run_wrk
 
-from afterword.config import Config, load_config
-from afterword.intake.server import BackgroundServer
-from afterword.scaffold import write_config
-from afterword.store import open_store
+ROOT = Path(__file__).resolve().parent.parent
+if not os.environ.get("PYTHONPATH"):  # this tree's afterword, unless a child is told another
+    sys.path.insert(0, str(ROOT))
+
+from afterword.config import Config, load_config  # noqa: E402
+from afterword.intake.server import BackgroundServer  # noqa: E402
+from afterword.scaffold import write_config  # noqa: E402
+from afterword.store import open_store  # noqa: E402
 
 POSTERS = 500
 
-LUA = r"""
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
-function init(args)
-  run = args[1]
-  counter = 0
-  accepted = 0
-  other = 0
-end
+REQUEST = r"""
 function request()
   counter = counter + 1
   local body = string.format(
@@ -65,21 +71,7 @@ function request()
     counter % 100, id, counter % POSTERS, counter, id, run)
   return wrk.format("POST", "/api/comments", {["Content-Type"] = "application/json"}, body)
 end
-function response(status, headers, body)
-  if status == 202 then accepted = accepted + 1 else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local a, o = 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("accepted")
-    o = o + t:get("other")
-  end
-  io.write(string.format("RESULT accepted=%d other=%d duration_us=%d p99_us=%d\n",
-    a, o, summary.duration, latency:percentile(99)))
-end
 """.replace("POSTERS", str(POSTERS))
-
-RESULT = re.compile(r"RESULT accepted=(\d+) other=(\d+) duration_us=(\d+) p99_us=(\d+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,17 +79,15 @@ class Run:
     accepted_per_s: float
     p99_ms: float
     ok: bool
+    rss_mb: float  # the intake process's peak resident memory (its page cache included)
+    cpu_us: float  # the intake process's CPU per accepted comment (wrk not included)
 
 
 def make_site(folder: Path, comments: int, after: int = 3, copy_of: Config | None = None) -> Config:
     folder.mkdir(parents=True)
     write_config(folder, site_url="https://blog.example.com")
-    config = load_config(folder / "afterword.toml", environ={})
-    config = dataclasses.replace(
-        config,
-        limits=dataclasses.replace(config.limits, per_minute=0, per_hour=0),
-        moderation=dataclasses.replace(config.moderation, auto_approve_after=after),
-    )
+    (folder / "auto_approve_after").write_text(str(after), encoding="utf-8")
+    config = site_config(folder)
     if copy_of is not None:
         shutil.copyfile(copy_of.database_path, config.database_path)
         return config
@@ -137,22 +127,77 @@ def seed(conn: sqlite3.Connection, comments: int) -> None:
     conn.execute("PRAGMA synchronous = FULL")
 
 
-def load(config: Config, script: Path, args: argparse.Namespace, tag: str) -> Run:
-    """One wrk run; ``tag`` makes its bodies unlike earlier runs' (no 409 duplicates)."""
+def site_config(folder: Path) -> Config:
+    """The site's config with rate limits off and its ``auto_approve_after``; whichever
+    checkout reads it (in memory: the file stays as ``write_config`` made it)."""
+    config = load_config(folder / "afterword.toml", environ={})
+    after = int((folder / "auto_approve_after").read_text(encoding="utf-8"))
+    return dataclasses.replace(
+        config,
+        limits=dataclasses.replace(config.limits, per_minute=0, per_hour=0),
+        moderation=dataclasses.replace(config.moderation, auto_approve_after=after),
+    )
+
+
+def load(folder: Path, tree: Path, args: argparse.Namespace, tag: str) -> Run:
+    """One wrk run in a child process running ``tree``'s afterword; ``tag`` makes its bodies
+    unlike earlier runs' (no 409 duplicates)."""
+    command = [
+        sys.executable, __file__, "--one", str(folder), "--tag", tag,
+        f"--duration={args.duration}", f"--connections={args.connections}",
+        f"--threads={args.threads}",
+    ]  # fmt: skip
+    child = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        timeout=args.duration * 10 + 120,
+        check=False,
+    )
+    found = re.search(r"^JSON (.*)$", child.stdout, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"the run in {tree} failed:\n{child.stdout}{child.stderr}")
+    return Run(**json.loads(found.group(1)))
+
+
+def one(args: argparse.Namespace) -> int:
+    """The child: serve the site with this checkout, load it once, print the figures."""
+    folder = Path(args.one)
+    config = site_config(folder)
     before = _rows(config.database_path)
+    script = folder / "post.lua"
+    script.write_text(lua_script(REQUEST), encoding="utf-8")
     with BackgroundServer(config) as server:
-        command = [
-            "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-            "--timeout", "5s", "-s", str(script), server.url, "--", tag,
-        ]  # fmt: skip
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    match = RESULT.search(output)
-    if match is None:
-        raise SystemExit(f"could not read wrk's result:\n{output}")
-    accepted, other, duration_us, p99_us = (int(g) for g in match.groups())
-    stored = _rows(config.database_path) - before
-    ok = other == 0 and 0 <= stored - accepted <= args.connections
-    return Run(accepted / (duration_us / 1e6), p99_us / 1000, ok)
+        cpu_before = _cpu_seconds()
+        result = run_wrk(server.url, script, Load.from_args(args), run=args.tag)
+        cpu = _cpu_seconds() - cpu_before
+    ok = rows_consistent(result, _rows(config.database_path) - before, args.connections)
+    rss_mb = _peak_rss_mib()
+    figures = {
+        "accepted_per_s": result.per_second,
+        "p99_ms": result.p99_us / 1000,
+        "ok": ok,
+        "rss_mb": rss_mb,
+        "cpu_us": cpu / max(1, result.accepted) * 1e6,
+    }
+    print("JSON " + json.dumps(figures))
+    return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, every thread of the intake in it (wrk is a child: apart)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ``ru_maxrss``, not carried over
+    from the parent that seeded the databases before ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _rows(path: Path) -> int:
@@ -167,46 +212,87 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each database")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--against", action="append", default=[], metavar="DIR",
+        help="another afterword checkout to load the same databases with, alternately",
+    )  # fmt: skip
+    parser.add_argument("--one", metavar="SITE", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+    if not have_wrk():
         return 2
+    if args.one:
+        return one(args)
+    trees = [ROOT, *(Path(tree).resolve() for tree in args.against)]
     with tempfile.TemporaryDirectory(prefix="afterword-bench-") as tmp:
         base = Path(tmp)
-        script = base / "post.lua"
-        script.write_text(LUA, encoding="utf-8")
         sites = {"empty": make_site(base / "empty", 0)}
         sites["big"] = make_site(base / "big", args.comments)
         sites["control"] = make_site(base / "control", 0, after=0, copy_of=sites["big"])
         print(f"# auto-approve bench — {os.cpu_count()} CPU(s), machine shared with other work")
+        print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
             f"# auto_approve_after = 3 (control: 0); big database and control: "
             f"{args.comments:,} approved comments; "
             f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-            f"{args.repeat} runs each, alternating",
+            f"{args.repeat} runs each, alternating; trees: {', '.join(map(str, trees))}",
             flush=True,
         )
-        runs: dict[str, list[Run]] = {name: [] for name in sites}
+        runs: dict[tuple[Path, str], list[Run]] = {(t, n): [] for t in trees for n in sites}
         names = list(sites)
         for n in range(args.repeat):
             order = names[n % 3 :] + names[: n % 3]
             for name in order:
-                run = load(sites[name], script, args, f"{n}")
-                runs[name].append(run)
-                print(
-                    f"run {n + 1} {name:<7}: {run.accepted_per_s:8,.0f} accepted/s, "
-                    f"p99 {run.p99_ms:6.1f} ms, check {'ok' if run.ok else 'MISMATCH'}",
-                    flush=True,
-                )
+                for tree in trees if n % 2 == 0 else trees[::-1]:
+                    run = load(sites[name].database_path.parent, tree, args, f"{n}-{tree}")
+                    runs[(tree, name)].append(run)
+                    print(
+                        f"run {n + 1} {name:<7} {tree}: {run.accepted_per_s:8,.0f} accepted/s, "
+                        f"p99 {run.p99_ms:6.1f} ms, CPU {run.cpu_us:4.0f} µs/comment, "
+                        f"peak RSS {run.rss_mb:.0f} MB, "
+                        f"check {'ok' if run.ok else 'MISMATCH'}",
+                        flush=True,
+                    )
+        print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for tree in trees:
+        summarize(tree, {name: runs[(tree, name)] for name in names})
+    for tree in trees[1:]:
+        paired(trees[0], tree, names, runs)
+    return 0 if all(r.ok for v in runs.values() for r in v) else 1
+
+
+def summarize(tree: Path, runs: dict[str, list[Run]]) -> None:
+    """Medians of one checkout's runs and the ratios the benchmark is about."""
     medians = {k: statistics.median(r.accepted_per_s for r in v) for k, v in runs.items()}
     p99 = {k: statistics.median(r.p99_ms for r in v) for k, v in runs.items()}
-    for name in names:
-        print(f"median {name:<7}: {medians[name]:8,.0f} accepted/s, p99 {p99[name]:.1f} ms")
+    cpu = {k: statistics.median(r.cpu_us for r in v) for k, v in runs.items()}
+    rss = {k: max(r.rss_mb for r in v) for k, v in runs.items()}
+    print(f"{tree}:")
+    for name in runs:
+        print(
+            f"  median {name:<7}: {medians[name]:8,.0f} accepted/s, p99 {p99[name]:.1f} ms, "
+            f"CPU {cpu[name]:.0f} µs/comment, peak RSS {rss[name]:.0f} MB"
+        )
+    print(f"  CPU per comment, big / empty: {cpu['big'] / cpu['empty']:.3f}")
     ratio = medians["big"] / medians["empty"]
-    print(f"big / empty: {ratio:.3f} ({'within' if ratio >= 0.9 else 'NOT within'} 10 %)")
-    print(f"big / control (the lookup's own cost): {medians['big'] / medians['control']:.3f}")
-    print(f"control / empty (the database's size): {medians['control'] / medians['empty']:.3f}")
-    return 0 if all(r.ok for v in runs.values() for r in v) else 1
+    print(f"  big / empty: {ratio:.3f} ({'within' if ratio >= 0.9 else 'NOT within'} 10 %)")
+    print(f"  big / control (the lookup's own cost): {medians['big'] / medians['control']:.3f}")
+    print(f"  control / empty (the database's size): {medians['control'] / medians['empty']:.3f}")
+
+
+def paired(
+    first: Path, other: Path, names: list[str], runs: dict[tuple[Path, str], list[Run]]
+) -> None:
+    """``other`` against ``first``, load by load (each pair ran back to back, so a slow
+    spell of the shared machine hits both): the median of the per-pair ratios."""
+    for name in names:
+        pairs = list(zip(runs[(first, name)], runs[(other, name)], strict=True))
+        speed = statistics.median(b.accepted_per_s / a.accepted_per_s for a, b in pairs)
+        cpu = statistics.median(b.cpu_us / a.cpu_us for a, b in pairs)
+        print(
+            f"{other} / {first}, {name}, median of {len(pairs)} pairs: "
+            f"accepted/s {speed:.3f}, CPU per comment {cpu:.3f}"
+        )
 
 
 if __name__ == "__main__":

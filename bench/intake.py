@@ -42,23 +42,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from wrkrun import Load, WrkResult, have_wrk, lua_script, rows_consistent, run_wrk
+
 import afterword
 from afterword.config import Config, load_config
 from afterword.intake.server import BackgroundServer
 from afterword.scaffold import write_config
 from afterword.store import open_store
 
-LUA = r"""
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
-function init(args)
-  counter = 0
-  accepted = 0
-  other = 0
-end
+REQUEST = r"""
 function request()
   counter = counter + 1
   local body = string.format(
@@ -67,23 +59,7 @@ function request()
     counter % 100, id, counter, id)
   return wrk.format("POST", "/api/comments", {["Content-Type"] = "application/json"}, body)
 end
-function response(status, headers, body)
-  if status == 202 then accepted = accepted + 1 else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local a, o = 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("accepted")
-    o = o + t:get("other")
-  end
-  io.write(string.format("RESULT accepted=%d other=%d duration_us=%d p50_us=%d p99_us=%d\n",
-    a, o, summary.duration, latency:percentile(50), latency:percentile(99)))
-end
 """
-
-RESULT = re.compile(
-    r"RESULT accepted=(\d+) other=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+)"
-)
 
 
 def main() -> int:
@@ -114,8 +90,7 @@ def main() -> int:
     )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+    if not have_wrk():
         return 2
     if not args.one:
         return compare(args)
@@ -203,22 +178,11 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     args.database = config.database_path
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     script = folder / "post.lua"
-    script.write_text(LUA, encoding="utf-8")
+    script.write_text(lua_script(REQUEST), encoding="utf-8")
     with BackgroundServer(config, workers=args.workers) as server:
         before = _cpu_seconds(server.worker_pids)
-        command = [
-            "wrk",
-            f"-t{args.threads}",
-            f"-c{args.connections}",
-            f"-d{args.duration}s",
-            "--timeout",
-            "5s",
-            "-s",
-            str(script),
-            server.url,
-        ]
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        loaded = run_wrk(server.url, script, Load.from_args(args))
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = _cpu_seconds(server.worker_pids)
     if smtp is not None:
@@ -228,15 +192,8 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     args.wrk_cpu = (wrk_after.ru_utime - wrk_before.ru_utime) + (
         wrk_after.ru_stime - wrk_before.ru_stime
     )
-    match = RESULT.search(output)
-    if match is None:
-        print(output)
-        print("could not read wrk's result", file=sys.stderr)
-        return 1
-    accepted, other, duration_us, p50_us, p99_us = (int(g) for g in match.groups())
     rows = _count_rows(config.database_path)
-    result = Result(accepted, other, duration_us, p50_us, p99_us, rows, cpu_seconds)
-    return _report(args, result)
+    return _report(args, loaded, rows, cpu_seconds)
 
 
 def _with_notifications(config: Config) -> tuple[subprocess.Popen[bytes], Config]:
@@ -292,19 +249,8 @@ def _count_rows(path: Path, table: str = "comments") -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-@dataclasses.dataclass(frozen=True)
-class Result:
-    accepted: int
-    other: int
-    duration_us: int
-    p50_us: int
-    p99_us: int
-    rows: int
-    cpu_seconds: float
-
-
-def _report(args: argparse.Namespace, result: Result) -> int:
-    accepted, other, rows = result.accepted, result.other, result.rows
+def _report(args: argparse.Namespace, result: WrkResult, rows: int, cpu_seconds: float) -> int:
+    accepted, other = result.accepted, result.other
     seconds = result.duration_us / 1e6
     print(f"intake bench: {args.duration} s, {args.connections} connections, wrk -t{args.threads}")
     print(f"  machine: {os.cpu_count()} CPUs, shared with other work while measuring")
@@ -325,20 +271,20 @@ def _report(args: argparse.Namespace, result: Result) -> int:
     print(f"  latency p50:    {result.p50_us / 1000:.2f} ms   p99: {result.p99_us / 1000:.2f} ms")
     requests = max(1, accepted + other)
     print(
-        f"  server CPU:     {result.cpu_seconds:.1f} s = "
-        f"{result.cpu_seconds / requests * 1e6:.0f} µs "
+        f"  server CPU:     {cpu_seconds:.1f} s = "
+        f"{cpu_seconds / requests * 1e6:.0f} µs "
         "per request (the intake's processes; wrk not included)"
     )
     print(f"  wrk CPU:        {args.wrk_cpu:.1f} s (the load generator shares the cores)")
     in_flight = rows - accepted
-    consistent = other == 0 and 0 <= in_flight <= args.connections
+    consistent = rows_consistent(result, rows, args.connections)
     print(f"  rows in db:     {rows} ({in_flight} committed while wrk was stopping)")
     print(f"  check:          {'ok' if consistent else 'MISMATCH'}")
     figures = {
         "per_second": accepted / seconds,
         "p50_ms": result.p50_us / 1000,
         "p99_ms": result.p99_us / 1000,
-        "cpu_us": result.cpu_seconds / requests * 1e6,
+        "cpu_us": cpu_seconds / requests * 1e6,
     }
     print("JSON " + json.dumps(figures))
     return 0 if consistent else 1

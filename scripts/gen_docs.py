@@ -63,7 +63,15 @@ def _cli_intro() -> list[str]:
         f"`code` is one of {', '.join(f'`{code}`' for code in _error_codes())}.", 88
     )
     return [
-        "Every command also accepts `-h`/`--help`. Errors are one `Error: …` line on stderr.",
+        "Every command also accepts `-h`/`--help`. Errors are one `Error: …` line on stderr,",
+        "usage errors too (a missing argument, an unknown option or command, a bad value),",
+        "with where to read more on the same line:",
+        "",
+        "```text",
+        "Error: Missing argument 'IDS...'. (see afterword approve --help)",
+        "```",
+        "",
+        "A group given no command (`afterword`, `afterword import`) prints its help instead.",
         "",
         "Exit status: 0 when the command did what it says; 1 when it failed (an unknown",
         "comment id, a build or publish that failed, `publish` before any build, `doctor`",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,77 @@ def test_cli_version() -> None:
 
 
 def test_cli_unknown_command_is_usage_error() -> None:
-    result = CliRunner().invoke(main, ["aprove"])
+    result = CliRunner().invoke(main, ["aprove"], prog_name="afterword")
     assert result.exit_code == 2
-    assert "No such command 'aprove'" in result.stderr
+    assert result.stderr == (
+        "Error: No such command 'aprove'. Did you mean 'approve'? (see afterword --help)\n"
+    )
+
+
+def walk(group: click.Group = main, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The words naming every command below ``afterword``, nested groups (import) included."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from walk(command, (*path, name))
+
+
+def leaf(words: tuple[str, ...]) -> click.Command:
+    command: click.Command = main
+    for word in words:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), word)
+        assert found is not None
+        command = found
+    return command
+
+
+def one_usage_line(args: list[str], words: tuple[str, ...]) -> str:
+    """Run ``afterword *args``; assert the one-line usage error; return its message."""
+    result = CliRunner().invoke(main, args, prog_name="afterword")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    hint = f" (see {' '.join(('afterword', *words))} --help)"
+    assert lines[0].startswith("Error: ")
+    assert lines[0].endswith(hint)
+    return lines[0].removeprefix("Error: ").removesuffix(hint)
+
+
+@pytest.mark.parametrize("words", [(), *walk()], ids=lambda w: " ".join(w) or "afterword")
+def test_cli_usage_errors_are_one_line_for_every_command(words: tuple[str, ...]) -> None:
+    """An unknown option, and for a command with required arguments none of them: one line
+    ``Error: …`` with a hint, exit 2 — never click's three-line Usage/Try/Error block."""
+    assert one_usage_line([*words, "--no-such-option"], words) == (
+        "No such option '--no-such-option'."
+    )
+    command = leaf(words)
+    if isinstance(command, click.Group):
+        alone = CliRunner().invoke(main, list(words), prog_name="afterword")
+        assert alone.stderr.startswith(f"Usage: {' '.join(('afterword', *words))} ")  # its help
+    elif any(p.required for p in command.params):
+        assert one_usage_line(list(words), words).startswith("Missing ")
+    helped = CliRunner().invoke(main, [*words, "--help"], prog_name="afterword")
+    assert helped.exit_code == 0, helped.output
+    assert helped.stdout.startswith(f"Usage: {' '.join(('afterword', *words))} ")
+    assert helped.stderr == ""
+
+
+def test_cli_bad_values_are_one_line_usage_errors(site_dir: Path) -> None:
+    assert one_usage_line(["approve", "x"], ("approve",)) == (
+        "Invalid value for 'IDS...': 'x' is not a valid integer range."
+    )
+    assert one_usage_line(["queue", "--status", "bogus"], ("queue",)).startswith(
+        "Invalid value for '--status': 'bogus' is not one of 'pending',"
+    )
+    assert one_usage_line(["import", "bogus"], ("import",)) == "No such command 'bogus'."
+    assert one_usage_line(["queue", "--page"], ("queue",)) == (
+        "Option '--page' requires an argument."
+    )
 
 
 def test_cli_actor_name_configured_or_login(
@@ -105,7 +174,10 @@ def test_cli_subprocess_help_and_version(site_dir: Path) -> None:
     assert versioned.stdout == f"afterword, version {__version__}\n"
     unknown = run(site_dir, "frobnicate")
     assert unknown.returncode == 2
-    assert "Traceback" not in unknown.stderr
+    assert unknown.stderr == "Error: No such command 'frobnicate'. (see afterword --help)\n"
+    missing = run(site_dir, "approve")
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert missing.stderr == "Error: Missing argument 'IDS...'. (see afterword approve --help)\n"
 
 
 def test_cli_subprocess_init_queue_and_moderate(tmp_path: Path) -> None:

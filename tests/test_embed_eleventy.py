@@ -16,11 +16,8 @@ from test_embed_support import (
     TRICKY_BODY,
     EmbedSite,
     assert_verbatim_copy,
-    check_empty_page,
-    check_thread_page,
-    check_without_javascript,
-    embed_site,
-    recipe,
+    check_recipe_pages,
+    served_site,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,8 +34,7 @@ LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{
 def eleventy_site(
     tmp_path: Path, static_server: Callable[[Path], StaticServer]
 ) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "_site").url, "Eleventy") as site:
-        taken = recipe("Eleventy")
+    with served_site(tmp_path, static_server, "_site", "Eleventy") as (site, taken):
         config = taken.file("eleventy.config.js").replace(
             "module.exports = (config) => {",
             'module.exports = (config) => {\n  config.addPassthroughCopy("css");',
@@ -64,11 +60,6 @@ def test_embed_eleventy_recipe(
     assert not (eleventy_site.root / "_site" / "comments-output").exists()
     assert_verbatim_copy(eleventy_site, "comments", "_site", POST_KEY)
 
-    check_without_javascript(chromium_browser, eleventy_site, POST_KEY, comment_id, TRICKY_BODY)
-    check_thread_page(
-        browser_page, eleventy_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES
+    check_recipe_pages(
+        chromium_browser, browser_page, eleventy_site, comment_id, "/about/", HOST_CSS_APPLIES
     )
-    check_empty_page(browser_page, eleventy_site, "/about/", "/about/", HOST_CSS_APPLIES)
-    browser_page.goto(eleventy_site.url("/"))
-    browser_page.locator("a[href='/blog/post/']").click()
-    browser_page.wait_for_url(eleventy_site.url(POST_KEY))

@@ -16,11 +16,8 @@ from test_embed_support import (
     POST_KEY,
     TRICKY_BODY,
     EmbedSite,
-    check_empty_page,
-    check_thread_page,
-    check_without_javascript,
-    embed_site,
-    recipe,
+    check_recipe_pages,
+    served_site,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,8 +36,7 @@ LIST = """{{ define "main" }}<h1>{{ .Title }}</h1>
 
 @pytest.fixture
 def hugo_site(tmp_path: Path, static_server: Callable[[Path], StaticServer]) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "public").url, "Hugo") as site:
-        taken = recipe("Hugo")
+    with served_site(tmp_path, static_server, "public", "Hugo") as (site, taken):
         site.write(
             "hugo.toml",
             f'baseURL = "{site.base_url}"\ntitle = "Tiny"\n'
@@ -68,9 +64,10 @@ def test_embed_hugo_recipe(
     built = (public / "blog" / "post" / "index.html").read_text("utf-8")
     assert f'id="c{comment_id}"' in built, "the thread was not included at build time"
 
-    check_without_javascript(chromium_browser, hugo_site, POST_KEY, comment_id, TRICKY_BODY)
-    check_thread_page(browser_page, hugo_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES)
-    check_empty_page(browser_page, hugo_site, "/about/", "/about/", HOST_CSS_APPLIES)
+    check_recipe_pages(
+        chromium_browser, browser_page, hugo_site, comment_id, "/about/", HOST_CSS_APPLIES,
+        follow_home_link=False,
+    )  # fmt: skip
     browser_page.goto(hugo_site.url(POST_KEY))
     assert pagefind_hits(browser_page, "searchable") == 1, "the search index checks nothing"
     for kept_out in ("typed", "moderation", "Reply"):  # a comment, a hidden notice, the footer

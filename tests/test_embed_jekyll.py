@@ -16,11 +16,9 @@ from test_embed_support import (
     TRICKY_BODY,
     EmbedSite,
     assert_verbatim_copy,
-    check_empty_page,
-    check_thread_page,
-    check_without_javascript,
-    embed_site,
+    check_recipe_pages,
     recipe,
+    served_site,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,8 +37,7 @@ LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 def jekyll_site(
     tmp_path: Path, static_server: Callable[[Path], StaticServer]
 ) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "_site").url, "Jekyll") as site:
-        taken = recipe("Jekyll")
+    with served_site(tmp_path, static_server, "_site", "Jekyll") as (site, taken):
         site.write("_config.yml", "permalink: /blog/:title/\n" + taken.file("_config.yml"))
         site.write("_plugins/afterword.rb", taken.file("_plugins/afterword.rb"))
         (stylesheet,) = recipe("Build-time include").snippets
@@ -62,11 +59,6 @@ def test_embed_jekyll_recipe(
     assert not (jekyll_site.root / "_site" / "comments-output").exists()
     assert_verbatim_copy(jekyll_site, "comments", "_site", POST_KEY)
 
-    check_without_javascript(chromium_browser, jekyll_site, POST_KEY, comment_id, TRICKY_BODY)
-    check_thread_page(
-        browser_page, jekyll_site, POST_KEY, comment_id, TRICKY_BODY, HOST_CSS_APPLIES
+    check_recipe_pages(
+        chromium_browser, browser_page, jekyll_site, comment_id, "/blog/other/", HOST_CSS_APPLIES
     )
-    check_empty_page(browser_page, jekyll_site, "/blog/other/", "/blog/other/", HOST_CSS_APPLIES)
-    browser_page.goto(jekyll_site.url("/"))
-    browser_page.locator("a[href='/blog/post/']").click()
-    browser_page.wait_for_url(jekyll_site.url(POST_KEY))

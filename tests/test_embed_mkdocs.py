@@ -26,8 +26,7 @@ from test_embed_support import (
     check_thread_page,
     check_without_javascript,
     computed,
-    embed_site,
-    recipe,
+    served_site,
 )
 
 from afterword.pagekey import page_folder
@@ -51,8 +50,7 @@ THEME_APPLIES = {
 def mkdocs_site(
     request: pytest.FixtureRequest, tmp_path: Path, static_server: Callable[[Path], StaticServer]
 ) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "site").url, "MkDocs") as site:
-        taken = recipe("MkDocs")
+    with served_site(tmp_path, static_server, "site", "MkDocs") as (site, taken):
         settings = yaml.safe_load(taken.file("mkdocs.yml"))
         settings["site_name"] = "Tiny"
         settings["theme"]["name"] = request.param

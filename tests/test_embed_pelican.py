@@ -14,11 +14,8 @@ from test_embed_support import (
     TRICKY_BODY,
     EmbedSite,
     assert_verbatim_copy,
-    check_empty_page,
-    check_thread_page,
-    check_without_javascript,
-    embed_site,
-    recipe,
+    check_recipe_pages,
+    served_site,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,8 +43,7 @@ THEME_APPLIES = (
 def pelican_site(
     tmp_path: Path, static_server: Callable[[Path], StaticServer]
 ) -> Iterator[EmbedSite]:
-    with embed_site(tmp_path, static_server(tmp_path / "output").url, "Pelican") as site:
-        taken = recipe("Pelican")
+    with served_site(tmp_path, static_server, "output", "Pelican") as (site, taken):
         site.write("pelicanconf.py", taken.file("pelicanconf.py") + SETTINGS)
         site.write("templates/article.html", taken.file("templates/article.html"))
         site.write(
@@ -68,9 +64,6 @@ def test_embed_pelican_recipe(
     built = (pelican_site.root / "output" / "blog" / "post" / "index.html").read_text("utf-8")
     assert f'id="c{comment_id}"' in built
 
-    check_without_javascript(chromium_browser, pelican_site, POST_KEY, comment_id, TRICKY_BODY)
-    check_thread_page(browser_page, pelican_site, POST_KEY, comment_id, TRICKY_BODY, THEME_APPLIES)
-    check_empty_page(browser_page, pelican_site, "/blog/other/", "/blog/other/", THEME_APPLIES)
-    browser_page.goto(pelican_site.url("/"))
-    browser_page.locator("a[href='/blog/post/']").first.click()
-    browser_page.wait_for_url(pelican_site.url(POST_KEY))
+    check_recipe_pages(
+        chromium_browser, browser_page, pelican_site, comment_id, "/blog/other/", THEME_APPLIES
+    )

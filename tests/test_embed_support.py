@@ -17,12 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
+from fixtures_browser import StaticServer
 from playwright.sync_api import Browser, Page
 
 from afterword.cli import main
@@ -301,3 +302,36 @@ def assert_verbatim_copy(site: EmbedSite, published: str, out: str, key: str) ->
         source = site.root / published / folder / name
         assert source.is_file(), source
         assert (site.root / out / "comments" / folder / name).read_bytes() == source.read_bytes()
+
+
+def check_recipe_pages(
+    browser: Browser,
+    page: Page,
+    site: EmbedSite,
+    comment_id: int,
+    empty_path: str,
+    site_css: Sequence[tuple[str, str, str]],
+    *,
+    follow_home_link: bool = True,
+) -> None:
+    """What every generator's recipe must pass, in this order: the seeded post (``POST_KEY``,
+    ``TRICKY_BODY``) without JavaScript, then with it; a page with no thread yet
+    (``empty_path``, which is its own page key); and, with ``follow_home_link``, the home
+    page's link to the post."""
+    check_without_javascript(browser, site, POST_KEY, comment_id, TRICKY_BODY)
+    check_thread_page(page, site, POST_KEY, comment_id, TRICKY_BODY, site_css)
+    check_empty_page(page, site, empty_path, empty_path, site_css)
+    if follow_home_link:
+        page.goto(site.url("/"))
+        page.locator(f"a[href='{POST_KEY}']").first.click()
+        page.wait_for_url(site.url(POST_KEY))
+
+
+@contextmanager
+def served_site(
+    tmp_path: Path, static_server: Callable[[Path], StaticServer], built: str, heading: str
+) -> Iterator[tuple[EmbedSite, Recipe]]:
+    """``embed_site`` for a generator that writes the site into ``built`` (a folder of
+    ``tmp_path``, served on loopback), with the recipe of ``heading``."""
+    with embed_site(tmp_path, static_server(tmp_path / built).url, heading) as site:
+        yield site, recipe(heading)

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from afterword.builder import build_site
 from afterword.cli import main
 from afterword.config import Config
 from afterword.intake.capability import capability_key, issue
-from afterword.store import Store, get_page, moderate, parse_time, site_secret
+from afterword.store import Store, format_time, get_page, moderate, parse_time, site_secret
 
 SITE = "https://blog.example.com"
 Start = Callable[..., RunningIntake]
@@ -219,6 +220,78 @@ def test_edit_window_closed_after_publication(start_intake: Start, store: Store)
     error(delete(intake, comment_id, capability), 403, "edit_window_closed")
     assert row(store, comment_id) == before
     assert revisions(store, comment_id) == []
+
+
+def _backdate_first_approval(store: Store, comment_id: int, minutes: int) -> None:
+    """Stands for time passing: the comment went live ``minutes`` ago (the log's ``at``
+    is where "went live" is recorded, so a test need not wait out a real window)."""
+    at = format_time(datetime.now(UTC) - timedelta(minutes=minutes))
+    with store.write() as conn:
+        conn.execute(
+            """UPDATE moderation_log SET at = ? WHERE id = (SELECT min(id) FROM moderation_log
+                   WHERE comment_id = ? AND to_status = 'approved')""",
+            (at, comment_id),
+        )
+
+
+def _taken_down_with(action: str) -> Callable[[Store, int, int], None]:
+    """Approved, ``minutes`` pass, then ``action`` (reject, spam) and approved again."""
+
+    def scenario(store: Store, comment_id: int, minutes: int) -> None:
+        cli("approve", str(comment_id))
+        _backdate_first_approval(store, comment_id, minutes)
+        cli(action, str(comment_id))
+        cli("approve", str(comment_id))
+
+    return scenario
+
+
+def _undone_in_review(store: Store, comment_id: int, minutes: int) -> None:
+    """Approved in ``afterword review`` and undone there (``u``), approved again later."""
+    result = CliRunner().invoke(main, ["review"], input="a u q")
+    assert result.exit_code == 0, result.output
+    assert row(store, comment_id)["status"] == "pending"
+    _backdate_first_approval(store, comment_id, minutes)
+    cli("approve", str(comment_id))
+
+
+REAPPROVALS: dict[str, Callable[[Store, int, int], None]] = {
+    "reject-then-approve": _taken_down_with("reject"),
+    "spam-then-approve": _taken_down_with("spam"),
+    "review-undo-then-approve": _undone_in_review,
+}
+
+
+@pytest.mark.parametrize("reapprove", REAPPROVALS.values(), ids=REAPPROVALS.keys())
+def test_edit_window_runs_from_the_first_publication(
+    start_intake: Start, store: Store, reapprove: Callable[[Store, int, int], None]
+) -> None:
+    """First live 20 minutes ago, approved again just now: the 15-minute window closed 5
+    minutes ago, and the re-approval must not reopen it (the capability itself still works:
+    a pending comment's lasts ``edit_token_hours``)."""
+    intake = start_intake(limits=UNLIMITED)
+    comment_id, capability = posted(intake, body="Seen by readers")
+    reapprove(store, comment_id, 20)
+    before = row(store, comment_id)
+    assert before["status"] == "approved"
+    error(patch(intake, comment_id, capability, {"body": "rewritten"}), 403, "edit_window_closed")
+    error(delete(intake, comment_id, capability), 403, "edit_window_closed")
+    assert row(store, comment_id) == before
+    assert revisions(store, comment_id) == []
+
+
+@pytest.mark.parametrize("reapprove", REAPPROVALS.values(), ids=REAPPROVALS.keys())
+def test_edit_window_left_after_a_reapproval(
+    start_intake: Start, store: Store, reapprove: Callable[[Store, int, int], None]
+) -> None:
+    """The other side: first live 5 minutes ago, so 10 minutes of the window are left."""
+    intake = start_intake(limits=UNLIMITED)
+    comment_id, capability = posted(intake, body="Seen by readers")
+    reapprove(store, comment_id, 5)
+    answer = patch(intake, comment_id, capability, {"body": "fixed a typo"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["revision"] is True
+    assert [r["body"] for r in revisions(store, comment_id)] == ["fixed a typo"]
 
 
 def test_edit_rejected_comment_is_not_editable(start_intake: Start, store: Store) -> None:

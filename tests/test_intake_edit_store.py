@@ -71,6 +71,19 @@ def test_edit_revisions_never_reopen_the_window(store: Store) -> None:
     )
 
 
+def test_edit_window_of_a_comment_stored_approved_survives_a_reapproval(store: Store) -> None:
+    """Stored approved (a trusted author) 20 minutes ago, rejected and approved again now:
+    it went live when it was posted, so the window is closed (its capability, too, ran out;
+    this pins the rule itself)."""
+    twenty_ago = format_time(datetime.now(UTC) - timedelta(minutes=20))
+    comment = add(store, "Trusted", status="approved", created=twenty_ago, email="t@example.org")
+    apply_action(store, [comment.id], "reject", actor="mod")
+    apply_action(store, [comment.id], "approve", actor="mod")
+    late = author_edit(store, comment.id, text("Late"), window=WINDOW, now=datetime.now(UTC))
+    assert late.outcome == WINDOW_CLOSED
+    assert revisions(store, comment) == []
+
+
 def test_edit_erase_delete_forgets_revision_texts(store: Store) -> None:
     comment = add(store, "Mine", status="approved", email="erase@example.org",
                   created=format_time(datetime.now(UTC)))  # fmt: skip

@@ -3,9 +3,16 @@ the CLI prints one line per target, JSON for scripts, and errors as one line."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ from fixtures_s3 import add_to_config, write_output
 from afterword.cli import main
 from afterword.config import Config, load_config
 from afterword.errors import PublishError
+from afterword.output import local
 from afterword.output.base import cache_control, with_charset
 from afterword.output.local import LocalTarget
 from afterword.output.plan import batch_paths
@@ -197,3 +205,135 @@ def test_publish_full_restores_a_target_emptied_by_hand(site_dir: Path, store: S
     assert publish_changes(config, store, "site").requests == 0  # published rows cannot know
     assert publish_changes(config, store, "site", full=True).uploaded == len(FILES)
     assert tree(site_dir / "mirror") == FILES
+
+
+# A publisher that SIGKILLs itself between writing a temporary file and renaming it into place:
+# exactly what a kill mid-write leaves in the folder, made by the real write path.
+KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from afterword.output import local
+def killed(source, destination):
+    os.kill(os.getpid(), signal.SIGKILL)
+os.replace = killed
+Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)
+local.write_atomic(Path(sys.argv[1]) / sys.argv[2], b"half")
+"""
+# Look like ours at a glance, but are not of our naming: a publish must never remove them.
+LOOKALIKES = (
+    ".afterword-notes",
+    ".comments.json.1a2b3c4d.tmp",
+    ".comments.json.afterword-XYZ.tmp",
+    ".comments.json.afterword-0123456789abcdef.tmp.bak",
+    "comments.json.afterword-0123456789abcdef.tmp",
+    "notes.tmp",
+)
+
+
+def kill_mid_write(site_dir: Path, folder: Path, name: str) -> Path:
+    """Run a real writer that dies by SIGKILL mid-write; return the temporary it left."""
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(folder), name],
+        env={**os.environ, "PYTHONPATH": str(Path(local.__file__).parents[2])},
+        cwd=site_dir,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    (left,) = [p for p in folder.iterdir() if p.name.startswith(f".{name}.")]
+    assert left.read_bytes() == b"half"
+    return left
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@contextmanager
+def other_publish_running(config: Config) -> Iterator[None]:
+    """Holds the publish lock as a publish in another process would (shared, all along)."""
+    path = config.database_path.with_name(config.database_path.name + ".publish-lock")
+    with path.open("a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
+def test_publish_sweeps_what_a_killed_publish_left(site_dir: Path, store: Store) -> None:
+    """Killed mid-write, then published again (CLI): the leftover is gone before anything is
+    served, the user's lookalike files stay, and the leftover never reached the mirror's
+    manifest-driven contents."""
+    config = local_config(site_dir)
+    mirror = site_dir / "mirror" / "threads" / "blog" / "a"
+    left = kill_mid_write(site_dir, mirror, "comments.json")
+    for name in LOOKALIKES:
+        (mirror / name).write_bytes(b"mine")
+        age(mirror / name, 7200)
+    write_output(store, config.output_dir, FILES)
+    result = CliRunner().invoke(main, ["publish"])
+    assert result.exit_code == 0, result.output
+    assert "; removed 1 temporary file(s) an interrupted publish left" in result.output
+    assert not left.exists()
+    assert tree(site_dir / "mirror") == {
+        **FILES,
+        **{f"threads/blog/a/{name}": b"mine" for name in LOOKALIKES},
+    }
+
+
+def test_publish_spares_a_fresh_temporary_while_another_publish_runs(
+    site_dir: Path, store: Store
+) -> None:
+    """With another publish of the site running, a young temporary may be its write in
+    flight: only ones older than STALE_SECONDS go. Alone, any of ours goes."""
+    config = local_config(site_dir)
+    mirror = site_dir / "mirror" / "threads" / "blog" / "a"
+    fresh = kill_mid_write(site_dir, mirror, "comments.json")
+    stale = kill_mid_write(site_dir, mirror, "comments.html")
+    age(stale, local.STALE_SECONDS + 60)
+    write_output(store, config.output_dir, FILES)
+    with other_publish_running(config):
+        assert publish_changes(config, store, "site").swept == 1
+    assert (fresh.exists(), stale.exists()) == (True, False)
+    write_output(store, config.output_dir, {"threads/blog/a/comments.json": b'{"a": 2}'})
+    assert publish_changes(config, store, "site").swept == 1  # alone now
+    assert not fresh.exists()
+
+
+def test_publish_full_sweeps_folders_this_publish_does_not_touch(
+    site_dir: Path, store: Store
+) -> None:
+    config = local_config(site_dir)
+    write_output(store, config.output_dir, FILES)
+    publish_changes(config, store, "site")
+    elsewhere = kill_mid_write(site_dir, site_dir / "mirror" / "threads" / "old", "x.json")
+    assert publish_changes(config, store, "site").swept == 0  # nothing to write near it
+    assert elsewhere.exists()
+    result = CliRunner().invoke(main, ["publish", "--full", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["site"]["swept"] == 1
+    assert not elsewhere.exists()
+
+
+def test_builder_temporaries_in_the_output_folder_are_never_published(
+    site_dir: Path, store: Store
+) -> None:
+    """A build killed mid-write leaves ``.<name>.<hex>.tmp`` in the output folder; publish
+    copies what the manifest lists, so the leftover never reaches a target."""
+    config = local_config(site_dir)
+    write_output(store, config.output_dir, FILES)
+    stray = config.output_dir / "threads" / "blog" / "a" / ".comments.json.1a2b3c4d.tmp"
+    stray.write_bytes(b"half")
+    assert publish_changes(config, store, "site", full=True).uploaded == len(FILES)
+    assert tree(site_dir / "mirror") == FILES
+
+
+def test_publish_lock_that_cannot_be_created_is_one_line(site_dir: Path, store: Store) -> None:
+    config = local_config(site_dir)
+    write_output(store, config.output_dir, FILES)
+    lock = config.database_path.with_name(config.database_path.name + ".publish-lock")
+    lock.mkdir()  # something in the way of the lock file
+    result = CliRunner().invoke(main, ["publish"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: cannot create {lock}: Is a directory\n"
+    assert not (site_dir / "mirror" / "feed.atom").exists()  # nothing published without it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import stat
 from pathlib import Path
@@ -68,6 +69,30 @@ def test_store_pragmas(tmp_path: Path) -> None:
         assert store.scalar("PRAGMA foreign_keys") == 1
         assert store.scalar("PRAGMA busy_timeout") == 1234
         assert store.scalar("PRAGMA synchronous") == 2  # FULL: an accepted comment is durable
+        assert store.scalar("PRAGMA cache_size") == -64 * 1024  # 64 MiB, in KiB (negative)
+    with open_store(tmp_path / "a.db", cache_mib=8) as small:
+        assert small.scalar("PRAGMA cache_size") == -8 * 1024
+
+
+def test_store_page_cache_is_a_bound_not_a_reservation(tmp_path: Path) -> None:
+    """Eight open stores on a small database: if each reserved its 64 MiB the process would
+    grow by 512 MiB; filled only as pages are read, it grows by a few pages each."""
+
+    def resident_mib() -> float:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    with open_store(tmp_path / "a.db") as first:
+        add(first)
+    before = resident_mib()
+    stores = [open_store(tmp_path / "a.db") for _ in range(8)]
+    try:
+        for store in stores:
+            assert store.scalar("SELECT count(*) FROM comments") == 1
+        assert resident_mib() - before < 32
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_store_foreign_keys_enforced(store: Store) -> None:

@@ -75,8 +75,42 @@ class OrderedGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def usage_line(exc: click.UsageError, command_path: str) -> str:
+    """Click's usage error as one line, with where to read more.
+
+    Click prints three (the usage, "Try … for help.", then the error); the project's rule is
+    one ``Error: …`` line for every failure, which a script can grep and a person reads at a
+    glance. The hint keeps the way to the command's help, on the same line. Click's parser
+    leaves ``exc.ctx`` unset for some errors ("requires an argument"), hence ``command_path``,
+    the command the caller found the words to name.
+    """
+    message = " ".join(exc.format_message().split())
+    if exc.ctx is not None:
+        command_path = exc.ctx.command_path
+    return f"{message} (see {command_path} --help)"
+
+
 class AfterwordGroup(OrderedGroup):
-    """Turns afterword's errors into ``Error: …`` lines (JSON with ``--json``), never tracebacks."""
+    """Turns afterword's errors into ``Error: …`` lines (JSON with ``--json``), never tracebacks.
+
+    Usage errors too, wherever click raises them: the group's own options
+    (``make_context``), an unknown command, a subcommand's options and arguments, nested
+    groups (``invoke``). A group called with no command still prints its help, as click does.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            fail(usage_line(exc, info_name or self.name or ""), exc.exit_code, code="usage")
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -93,6 +127,14 @@ class AfterwordGroup(OrderedGroup):
             fail(f"database error: {exc}", 1, code="database", as_json=self.wants_json(ctx))
         except click.exceptions.Exit:
             raise
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # ``afterword import`` alone: its help, as for a bare ``afterword``
+        except click.UsageError as exc:
+            if self.wants_json(ctx):
+                fail(exc.format_message(), exc.exit_code, code="usage", as_json=True)
+            names, _ = self._named(ctx, ctx.meta.get(RAW_ARGS, []))
+            path = " ".join([ctx.command_path, *names])
+            fail(usage_line(exc, path), exc.exit_code, code="usage")
         except click.ClickException as exc:
             if not self.wants_json(ctx):
                 raise
@@ -126,20 +168,24 @@ class AfterwordGroup(OrderedGroup):
         words = words[: words.index("--")] if "--" in words else words
         if "--json" not in words:
             return False
-        command = self._leaf(ctx, words)
+        _, command = self._named(ctx, words)
         return command is not None and any(p.name == "as_json" for p in command.params)
 
-    def _leaf(self, ctx: click.Context, words: list[str]) -> click.Command | None:
-        """The command the words name (through nested groups such as ``import``)."""
+    def _named(
+        self, ctx: click.Context, words: list[str]
+    ) -> tuple[list[str], click.Command | None]:
+        """The command names the words start with (through nested groups such as
+        ``import``), and the command they end at: None unless it is a known leaf."""
         command: click.Command = self
-        rest = words
+        rest, names = words, list[str]()
         while isinstance(command, click.Group):
-            names = [w for w in rest if not w.startswith("-")]
-            found = command.get_command(ctx, names[0]) if names else None
+            plain = [w for w in rest if not w.startswith("-")]
+            found = command.get_command(ctx, plain[0]) if plain else None
             if found is None:
-                return None
-            command, rest = found, rest[rest.index(names[0]) + 1 :]
-        return command
+                return names, None
+            names.append(plain[0])
+            command, rest = found, rest[rest.index(plain[0]) + 1 :]
+        return names, command
 
 
 def with_config(func: F) -> F:

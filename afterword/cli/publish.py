@@ -35,7 +35,11 @@ if TYPE_CHECKING:  # boto3 is imported when a command needs it, not at startup
 @with_config
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; send nothing.")
-@click.option("--full", is_flag=True, help="Upload everything again (target emptied by hand).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Upload everything again (target emptied by hand); sweep the whole target folder.",
+)
 @json_option
 @quiet_option
 def publish(
@@ -158,6 +162,8 @@ def describe(report: PublishReport) -> str:
     )
     if report.invalidations_open:
         line += f"; {report.invalidations_open} invalidation(s) still in progress"
+    if report.swept:
+        line += f"; removed {report.swept} temporary file(s) an interrupted publish left"
     return line
 
 

@@ -126,7 +126,8 @@ def import_afterword(config: Config, path: Path, dry_run: bool, as_json: bool, q
         click.echo(
             f"afterword: {verb} {result['imported']} comments on {result['pages']} pages "
             f"({result['already_present']} already present, "
-            f"{result['moderation_log']} moderation log entries)"
+            f"{result['moderation_log']} moderation log entries, "
+            f"{result['revisions']} author revisions)"
         )
 
 
@@ -140,7 +141,7 @@ def import_afterword(config: Config, path: Path, dry_run: bool, as_json: bool, q
 @json_option
 @with_config
 def export(config: Config, file: Path, fmt: str, email: str | None, as_json: bool) -> None:
-    """Write pages, comments of every status and the moderation log to FILE.
+    """Write pages, comments of every status, the moderation log and revisions to FILE.
 
     The file is private (mode 0600): it holds e-mail addresses.
     """
@@ -150,8 +151,9 @@ def export(config: Config, file: Path, fmt: str, email: str | None, as_json: boo
         print_json({"path": str(file), "format": fmt, **counts})
     else:
         click.echo(
-            f"Exported {counts['comments']} comments, {counts['pages']} pages and "
-            f"{counts['moderation_log']} moderation log entries to {file}"
+            f"Exported {counts['comments']} comments, {counts['pages']} pages, "
+            f"{counts['moderation_log']} moderation log entries and "
+            f"{counts['revisions']} author revisions to {file}"
         )
 
 

@@ -4,7 +4,9 @@ One JSON document, one row per line so that it diffs and greps well, written in 
 order with no timestamp: exporting the same database twice gives the same bytes, and
 restoring an export into an empty database and exporting again gives the same bytes too.
 The format is documented in ``docs/export-format.md``. Build bookkeeping (versions, the
-manifest, what targets hold) and the site secret are not exported.
+manifest, what targets hold), the notification outbox and the site secret are not exported.
+Every other column is: ``tests/test_export.py`` checks the exported columns against the
+schema, so a new column cannot be left out unnoticed again.
 """
 
 from __future__ import annotations
@@ -21,47 +23,59 @@ from afterword.errors import ImportFailed, InvalidPageKey
 from afterword.pagekey import normalize_page_key
 from afterword.store import Store, format_time, parse_time
 from afterword.store.migrations import STATUSES
+from afterword.store.revisions import REVISION_STATUSES
 from afterword.store.subscriptions import person_subscriptions
 from afterword.store.transfer import (
     COMMENT_COLUMNS,
     LOG_COLUMNS,
     PAGE_COLUMNS,
+    REVISION_COLUMNS,
     iter_rows,
     person_rows,
     restore_rows,
+    revision_rows,
     stored_comment_pages,
     stored_page_keys,
 )
 
 FORMAT = "afterword-export"
-VERSION = 1
-TABLES = (("pages", PAGE_COLUMNS), ("comments", COMMENT_COLUMNS), ("moderation_log", LOG_COLUMNS))
+VERSION = 2  # 2: comments.edited and the revisions section (author edits)
+TABLES = (
+    ("pages", PAGE_COLUMNS),
+    ("comments", COMMENT_COLUMNS),
+    ("moderation_log", LOG_COLUMNS),
+    ("revisions", REVISION_COLUMNS),
+)
 
 
 def export_site(store: Store, path: Path) -> dict[str, int]:
-    """Everything: pages, comments of every status (with e-mails), the moderation log."""
+    """Everything: pages, comments of every status (with e-mails), the moderation log, and
+    authors' revisions (pending ones wait for a moderator; decided ones are history)."""
     sections: dict[str, Iterable[dict[str, Any]]] = {
         "pages": iter_rows(store, "pages", PAGE_COLUMNS, "key"),
         "comments": iter_rows(store, "comments", COMMENT_COLUMNS, "id"),
         "moderation_log": iter_rows(store, "moderation_log", LOG_COLUMNS, "id"),
+        "revisions": iter_rows(store, "revisions", REVISION_COLUMNS, "id"),
     }
     return _write(path, "site", sections)
 
 
 def export_person(store: Store, email: str, path: Path) -> dict[str, int]:
-    """One person's comments (by e-mail, any case), their pages and their moderation history,
-    and what the address asked of reply mails (its subscriber row and subscriptions)."""
+    """One person's comments (by e-mail, any case), their pages, their moderation history,
+    their revisions of those comments, and what the address asked of reply mails (its
+    subscriber row and subscriptions)."""
     pages, comments, log = person_rows(store, email)
+    revisions = revision_rows(store, [c["id"] for c in comments])
     subscriber, subscriptions = person_subscriptions(store, email)
-    scope = {"email": email.strip()}
     sections: dict[str, Iterable[dict[str, Any]]] = {
         "pages": pages,
         "comments": comments,
         "moderation_log": log,
+        "revisions": revisions,
         "subscriber": subscriber,
         "subscriptions": subscriptions,
     }
-    return _write(path, scope, sections)
+    return _write(path, {"email": email.strip()}, sections)
 
 
 def _write(
@@ -125,10 +139,12 @@ def read_export(path: Path) -> dict[str, Any]:
         raise ImportFailed(f"{path}: not an afterword export: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportFailed(f'{path}: not an afterword export (no "format": "{FORMAT}")')
-    if data.get("version") != VERSION:
+    if data.get("version") not in (1, VERSION):
         raise ImportFailed(f"{path}: export version {data.get('version')!r} is not supported")
     if data.get("scope") != "site":
         raise ImportFailed(f"{path}: a one-person export cannot be restored; use a full export")
+    if data["version"] == 1:
+        _upgrade_v1(path, data)
     for name, columns in TABLES:
         rows = data.get(name)
         if not isinstance(rows, list):
@@ -143,7 +159,39 @@ def read_export(path: Path) -> dict[str, Any]:
                 raise ImportFailed(f"{path}: {name}[{index}]: {ident!r} appears twice in the file")
             seen.add(ident)
     _check_cycles(path, data["comments"])
+    _check_pending_revisions(path, data["revisions"])
     return data
+
+
+def _upgrade_v1(path: Path, data: dict[str, Any]) -> None:
+    """Read a version 1 export (before author edits) as the version 2 file it stands for:
+    no comment was ever edited and no revision exists. Its rows are checked against the
+    version 1 fields, so a v1 file carrying v2 fields is refused, not half-read."""
+    if "revisions" in data:
+        raise ImportFailed(f"{path}: a version 1 export has no 'revisions' list")
+    data["revisions"] = []
+    comments = data.get("comments")
+    for index, row in enumerate(comments if isinstance(comments, list) else []):
+        if isinstance(row, dict):
+            if "edited" in row:
+                raise ImportFailed(
+                    f"{path}: comments[{index}] does not have the documented fields "
+                    "(version 1 has no 'edited')"
+                )
+            row["edited"] = None
+
+
+def _check_pending_revisions(path: Path, revisions: list[dict[str, Any]]) -> None:
+    """At most one revision per comment waits for a moderator (the store's unique index)."""
+    waiting: set[int] = set()
+    for index, row in enumerate(revisions):
+        if row["status"] == "pending":
+            if row["comment_id"] in waiting:
+                raise ImportFailed(
+                    f"{path}: revisions[{index}].status: comment {row['comment_id']} "
+                    "already has a pending revision in the file"
+                )
+            waiting.add(row["comment_id"])
 
 
 def _check_values(path: Path, where: str, kinds: dict[str, str], row: dict[str, Any]) -> None:
@@ -180,9 +228,8 @@ def _check_links(path: Path, conn: sqlite3.Connection, data: dict[str, Any]) -> 
     keys = {row["key"] for row in data["pages"]}
     pages = {row["id"]: row["page_key"] for row in comments}
     keys |= stored_page_keys(conn, {row["page_key"] for row in comments} - keys)
-    wanted = {row["parent_id"] for row in comments} | {
-        e["comment_id"] for e in data["moderation_log"]
-    }
+    logged = [*data["moderation_log"], *data["revisions"]]
+    wanted = {row["parent_id"] for row in comments} | {e["comment_id"] for e in logged}
     pages |= stored_comment_pages(conn, wanted - set(pages) - {None})
     for index, row in enumerate(comments):
         where, parent = f"{path}: comments[{index}]", row["parent_id"]
@@ -192,12 +239,13 @@ def _check_links(path: Path, conn: sqlite3.Connection, data: dict[str, Any]) -> 
             raise ImportFailed(f"{where}.parent_id: no comment {parent} {ELSEWHERE}")
         if parent is not None and pages[parent] != row["page_key"]:
             raise ImportFailed(f"{where}.parent_id: comment {parent} is on another page")
-    for index, entry in enumerate(data["moderation_log"]):
-        if entry["comment_id"] not in pages:
-            raise ImportFailed(
-                f"{path}: moderation_log[{index}].comment_id: "
-                f"no comment {entry['comment_id']} {ELSEWHERE}"
-            )
+    for section in ("moderation_log", "revisions"):
+        for index, entry in enumerate(data[section]):
+            if entry["comment_id"] not in pages:
+                raise ImportFailed(
+                    f"{path}: {section}[{index}].comment_id: "
+                    f"no comment {entry['comment_id']} {ELSEWHERE}"
+                )
 
 
 def _is_id(value: object) -> bool:
@@ -248,7 +296,12 @@ KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "text": (_is_text, "not a text"),
     "text?": (lambda v: v is None or _is_text(v), "not null or a text"),
     "time": (_is_time, f"not a timestamp like {TIME_EXAMPLE}"),
+    "time?": (lambda v: v is None or _is_time(v), f"not null or a timestamp like {TIME_EXAMPLE}"),
     "status": (lambda v: v in STATUSES, f"not one of {', '.join(STATUSES)}"),
+    "revision": (
+        lambda v: v in REVISION_STATUSES,
+        f"not one of {', '.join(REVISION_STATUSES)}",
+    ),
     "flag": (lambda v: type(v) is int and v in (0, 1), "not 0 or 1"),
     "json": (_is_json_object, "not a JSON object as text"),
     "key": (_is_key, "not a canonical page key"),
@@ -260,10 +313,16 @@ FIELDS: dict[str, dict[str, str]] = {
         "email": "text", "website": "text", "body": "text", "body_html": "text",
         "renderer": "text", "created": "time", "updated": "time", "ip_hash": "text",
         "body_hash": "text", "source": "text", "external_id": "text?", "extra": "json",
+        "edited": "time?",
     },
     "moderation_log": {
         "id": "id", "comment_id": "id", "action": "text", "from_status": "status",
         "to_status": "status", "actor": "text", "reason": "text", "at": "time",
+    },
+    "revisions": {
+        "id": "id", "comment_id": "id", "status": "revision", "body": "text",
+        "body_html": "text", "renderer": "text", "body_hash": "text", "created": "time",
+        "decided": "time?",
     },
 }  # fmt: skip
 
@@ -276,10 +335,11 @@ def restore_export(store: Store, path: Path, *, dry_run: bool = False) -> dict[s
         with store.write() as conn:
             _check_links(path, conn, data)
             added, present = restore_rows(
-                conn, data["pages"], data["comments"], data["moderation_log"]
+                conn, data["pages"], data["comments"], data["moderation_log"], data["revisions"]
             )
             result.update(pages=len(data["pages"]), imported=added, already_present=present)
             result["moderation_log"] = len(data["moderation_log"])
+            result["revisions"] = len(data["revisions"])
             if dry_run:
                 raise _Rollback
     except _Rollback:

@@ -211,7 +211,8 @@ def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | None]:
 
     A comment stored approved can be changed for ``edit_window_minutes``; one that waits for
     a moderator until ``edit_token_hours`` after it was posted (once approved, the window
-    closes ``edit_window_minutes`` after approval, if that is sooner; see docs/intake-api.md).
+    closes ``edit_window_minutes`` after its first approval, if that is sooner; see
+    docs/intake-api.md).
     An SQS intake has no comment id to sign yet, hence no capability.
     """
     limits = intake.config.limits

@@ -8,6 +8,7 @@ has completed. Both are created lazily and make no request until asked to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -49,6 +50,10 @@ class Target(Protocol):
 
     def probe(self) -> str:
         """Write and delete a probe object (``afterword doctor``); return what was checked."""
+
+    def sweep(self, keys: Iterable[str], *, everywhere: bool, alone: bool) -> int:
+        """Remove what a killed publish left near ``keys`` (everywhere: anywhere) and that no
+        running one may still use (``alone``: none runs); return how many objects went."""
 
     def close(self) -> None:
         """Release connections."""

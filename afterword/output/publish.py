@@ -7,6 +7,10 @@ groups (every ``COMMIT_SECONDS``), so a crash costs at most a few re-uploads, ne
 (3) Once every object landed, the owed invalidations are submitted, and ones still in
 progress are checked again by later runs until they complete. With nothing to upload and
 nothing owed, no request is made at all.
+
+Before any of that, under the publish lock (``output.lock``), the target sweeps what a killed
+publish may have left where this one is about to write (a local folder's temporary files,
+``LocalTarget.sweep``), so a leftover is never served or copied on by a site generator.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from afterword.output import open_target, target_config
 from afterword.output.base import Cdn, Target, Upload, cache_control, with_charset
 from afterword.output.cdn import open_cdn
 from afterword.output.invalidate import flush_invalidations, owe_invalidations
+from afterword.output.lock import publish_lock
 from afterword.output.plan import Plan, make_plan
 from afterword.store import Store
 from afterword.store.build import ObjectRow
@@ -50,6 +55,7 @@ class PublishReport:
     dry_run: bool = False
     planned_uploads: tuple[str, ...] = ()
     planned_deletions: tuple[str, ...] = ()
+    swept: int = 0  # leftovers of killed publishes removed from the target
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,13 +87,21 @@ def publish_changes(
         plan = make_plan(changes.uploads, changes.deletions)
         if dry_run:
             return _report(target_name, plan, started, dry_run=True)
-        if cdn is not None:
-            owe_invalidations(store, target_name, cdn, plan, settings.invalidation_wildcard_over)
-        transfer = Transfer(config, store, settings, target, cdn is not None)
-        transfer.run(plan, on_progress)
-        if not full:  # a full publish deletes nothing, so it cannot vouch for deletions
-            mark_synced(store, target_name, changes.clock)
-        outcome = flush_invalidations(store, target_name, cdn)
+        keys = [entry.key for entry in plan.uploads] + list(plan.deletions)
+        swept: list[int] = []
+
+        def sweep(alone: bool) -> None:
+            swept.append(target.sweep(keys, everywhere=full, alone=alone))
+
+        with publish_lock(config.database_path, sweep):
+            if cdn is not None:
+                wildcard_over = settings.invalidation_wildcard_over
+                owe_invalidations(store, target_name, cdn, plan, wildcard_over)
+            transfer = Transfer(config, store, settings, target, cdn is not None)
+            transfer.run(plan, on_progress)
+            if not full:  # a full publish deletes nothing, so it cannot vouch for deletions
+                mark_synced(store, target_name, changes.clock)
+            outcome = flush_invalidations(store, target_name, cdn)
     finally:
         target.close()
     return PublishReport(
@@ -99,6 +113,7 @@ def publish_changes(
         invalidations_open=outcome.still_open,
         requests=len(plan.uploads) + len(plan.deletions) + outcome.requests,
         seconds=round(time.monotonic() - started, 3),
+        swept=sum(swept),
     )
 
 

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import threading
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,6 +112,11 @@ class S3Target:
             )
             self.client.delete_object(Bucket=self.config.bucket, Key=key)
         return f"put and deleted s3://{self.config.bucket}/{key}"
+
+    def sweep(self, keys: Iterable[str], *, everywhere: bool, alone: bool) -> int:
+        """Nothing to sweep: a PUT lands whole or not at all, so a killed publish leaves no
+        partial object behind."""
+        return 0
 
     def close(self) -> None:
         with self._lock:

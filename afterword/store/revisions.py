@@ -28,6 +28,7 @@ from afterword.store.pages import bump_page
 
 AUTHOR = "author"  # the moderation log's actor for a commenter's own changes
 UNPUBLISHED = frozenset({"pending", "spam"})  # replaced in place; its author sees "pending"
+REVISION_STATUSES = ("pending", "approved", "rejected", "withdrawn")  # migration 0005's CHECK
 
 # AuthorChange.outcome values
 REPLACED, REVISED, DELETED = "replaced", "revised", "deleted"
@@ -78,11 +79,23 @@ class RevisionDecision:
 
 
 def live_since(conn: sqlite3.Connection, comment: Comment) -> str:
-    """When the comment was last published: its last move *into* ``approved`` (an author's
-    revision and its approval stay approved, so they never reopen the window), or its
-    creation if it was stored approved (a trusted author, an import)."""
+    """When the comment FIRST went live: its creation if it was stored approved (a trusted
+    author, an import: its first log entry, if any, starts from ``approved``), else its first
+    move *into* ``approved``.
+
+    The first, not the last: a moderator who rejects, marks as spam or undoes an approval and
+    then approves again must not hand the author a fresh window to rewrite a comment readers
+    have seen for days. An author's revision and its approval stay ``approved``, so they are
+    no move into it and never reopen the window either.
+    """
+    first = conn.execute(
+        "SELECT from_status FROM moderation_log WHERE comment_id = ? ORDER BY id LIMIT 1",
+        (comment.id,),
+    ).fetchone()
+    if first is None or first[0] == "approved":
+        return comment.created
     row = conn.execute(
-        """SELECT max(at) FROM moderation_log
+        """SELECT min(at) FROM moderation_log
            WHERE comment_id = ? AND to_status = 'approved' AND from_status != 'approved'""",
         (comment.id,),
     ).fetchone()

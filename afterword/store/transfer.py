@@ -24,9 +24,14 @@ from afterword.store.revisions import forget_revisions
 COMMENT_COLUMNS = (
     "id", "page_key", "parent_id", "status", "author", "email", "website", "body", "body_html",
     "renderer", "created", "updated", "ip_hash", "body_hash", "source", "external_id", "extra",
+    "edited",
 )  # fmt: skip
 PAGE_COLUMNS = ("key", "url", "title", "closed", "created")
 LOG_COLUMNS = ("id", "comment_id", "action", "from_status", "to_status", "actor", "reason", "at")
+REVISION_COLUMNS = (
+    "id", "comment_id", "status", "body", "body_html", "renderer", "body_hash", "created",
+    "decided",
+)  # fmt: skip
 ERASED_AUTHOR = "Anonymous"
 _PARENT = "json_extract(c.extra, '$.parent')"
 _STAGED = (
@@ -247,11 +252,22 @@ def _select(
     return [dict(zip(columns, r, strict=True)) for r in store.conn.execute(sql, (value,))]
 
 
+def revision_rows(store: Store, comment_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The authors' revisions of these comments, by id (a person's export holds their edits)."""
+    found = [
+        r
+        for i in comment_ids
+        for r in _select(store, "revisions", REVISION_COLUMNS, "comment_id", i)
+    ]
+    return sorted(found, key=lambda r: int(r["id"]))
+
+
 def restore_rows(
     conn: sqlite3.Connection,
     pages: Iterable[dict[str, Any]],
     comments: Iterable[dict[str, Any]],
     log: Iterable[dict[str, Any]],
+    revisions: Iterable[dict[str, Any]] = (),
 ) -> tuple[int, int]:
     """Insert exported rows with their own ids; returns (added, already present).
 
@@ -270,6 +286,8 @@ def restore_rows(
     added = [row for row in rows if _restore_row(conn, "comments", COMMENT_COLUMNS, row)]
     for entry in log:
         _restore_row(conn, "moderation_log", LOG_COLUMNS, entry)
+    for revision in revisions:
+        _restore_row(conn, "revisions", REVISION_COLUMNS, revision)
     broken = conn.execute("PRAGMA foreign_key_check").fetchone()
     if broken is not None:
         raise ImportFailed(f"{broken[0]} row {broken[1]} refers to a row the export does not have")
