@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -56,7 +57,10 @@ def mail_intake(
     started: list[RunningIntake] = []
 
     def start(
-        moderation: dict[str, Any] | None = None, language: str = "en", **notify: Any
+        moderation: dict[str, Any] | None = None,
+        language: str = "en",
+        database: dict[str, Any] | None = None,
+        **notify: Any,
     ) -> RunningIntake:
         port = free_port()
         settings = {
@@ -73,6 +77,7 @@ def mail_intake(
             intake={"public_url": f"http://127.0.0.1:{port}"},
             limits=UNLIMITED,
             moderation={**OWNER, **(moderation or {})},
+            **({"database": database} if database else {}),
         )
         running = RunningIntake(BackgroundServer(config, port=port).start(), config)
         started.append(running)
@@ -905,6 +910,38 @@ def test_refusals_under_subscription_are_pages_in_the_site_language(
         ), code
     assert refusals[3][0].headers["allow"] == "GET, HEAD, POST"
     assert state_of(intake.config) == [(ADA, "unconfirmed")]
+
+
+def test_a_locked_database_under_subscription_is_an_html_503(
+    mail_intake: Callable[..., RunningIntake], caplog: pytest.LogCaptureFixture
+) -> None:
+    words = builtin_strings("zh")
+    intake = mail_intake(language="zh", database={"busy_timeout_ms": 200})
+    post(intake, notify_replies=True)
+    database = intake.config.database_path
+    with open_store(database) as store:
+        url = make_link(site_secret(store), intake.url, "unsubscribe", 1, 1)
+    caplog.set_level(logging.WARNING, logger="afterword.intake")
+    blocker = sqlite3.connect(database, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        answer = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    _localized(answer, 503, "zh")
+    assert answer.headers["retry-after"] == "5"
+    assert (title(answer), message(answer)) == (
+        words["page_error_503"],
+        words["page_error_unavailable"],
+    )
+    assert database.name not in answer.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "afterword.intake"]
+    assert len([m for m in logged if m.startswith("storage unavailable")]) == 1
+    assert state_of(intake.config) == [(ADA, "unconfirmed")]  # nothing was done
+    retried = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert retried.status_code == 200
+    assert state_of(intake.config) == [(ADA, "unsubscribed")]
 
 
 @pytest.mark.parametrize(("method", "target"), [("GET", "show"), ("POST", "act")])
