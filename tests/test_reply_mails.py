@@ -7,9 +7,11 @@ Real parts: the intake over HTTP on loopback, a real SMTP server (aiosmtpd), the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,8 +27,10 @@ from conftest import add_rendered, afterword_env, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields, configured
 from fixtures_notify import SmtpServer, free_port
 from test_build_support import tree
+from test_moderate_pages import _FailOnce, _metric, assert_page, english_left, message, title
 from test_pull import cli_pull, queue, send
 
+import afterword.intake.subscribe as subscribe_module
 from afterword.config import Config
 from afterword.intake.envelope import QueuedSubmission
 from afterword.intake.server import BackgroundServer
@@ -37,6 +41,7 @@ from afterword.notify.sender import DrainReport
 from afterword.notify.subtokens import SubscriptionToken, make_link
 from afterword.store import open_store, site_secret, utc_now
 from afterword.store.subscriptions import ConfirmRules, subscribe
+from afterword.strings import builtin_strings
 
 __all__ = ["queue"]  # test_pull's SQS queue fixture, used here
 OWNER = {"owner": "Site Owner", "owner_website": "https://owner.example/"}
@@ -51,7 +56,12 @@ def mail_intake(
     sender (tests drain by hand, so they decide when mail goes out)."""
     started: list[RunningIntake] = []
 
-    def start(moderation: dict[str, Any] | None = None, **notify: Any) -> RunningIntake:
+    def start(
+        moderation: dict[str, Any] | None = None,
+        language: str = "en",
+        database: dict[str, Any] | None = None,
+        **notify: Any,
+    ) -> RunningIntake:
         port = free_port()
         settings = {
             "reply_mails": True,
@@ -62,10 +72,12 @@ def mail_intake(
         }
         settings.update(notify)
         config = notify_site(
+            site={"language": language},
             notify=settings,
             intake={"public_url": f"http://127.0.0.1:{port}"},
             limits=UNLIMITED,
             moderation={**OWNER, **(moderation or {})},
+            **({"database": database} if database else {}),
         )
         running = RunningIntake(BackgroundServer(config, port=port).start(), config)
         started.append(running)
@@ -811,6 +823,160 @@ def test_a_post_that_is_no_form_is_a_page_too(intake: RunningIntake) -> None:
     answer = httpx.post(url, content=b"hello", headers={"Content-Type": "text/plain"})
     assert answer.status_code == 415
     assert answer.headers["content-type"].startswith("text/html")
+
+
+SUB_KEYS = sorted(k for k in builtin_strings("en") if k.startswith(("page_sub_", "page_error_")))
+
+
+def _localized(page: httpx.Response, status: int, language: str) -> None:
+    """A link page in ``language``: its ``lang``, and no English text of a subscription page or
+    a refusal left on it."""
+    assert_page(page, status, language)
+    assert english_left(page, language, SUB_KEYS) == []
+
+
+@pytest.mark.parametrize("language", ["de", "zh"])
+def test_subscription_pages_speak_the_site_language(
+    mail_intake: Callable[..., RunningIntake], language: str
+) -> None:
+    words = builtin_strings(language)
+    intake = mail_intake(language=language)
+    post(intake, notify_replies=True)
+    with open_store(intake.config.database_path) as store:
+        secret = site_secret(store)
+    confirm = make_link(secret, intake.url, "confirm", 1, 1)
+    leave = make_link(secret, intake.url, "unsubscribe", 1, 1)
+
+    shown = httpx.get(confirm)
+    _localized(shown, 200, language)
+    assert title(shown) == words["page_sub_confirm_title"]
+    assert message(shown) == words["page_sub_confirm"].replace("{address}", "a\u2026@example.org")
+    assert f'class="primary">{words["page_sub_confirm_button"]}</button>' in shown.text
+    assert words["page_sub_confirm_footer"] in shown.text
+    done = httpx.post(confirm, data={"token": token_of(confirm)}, headers=origin(intake))
+    _localized(done, 200, language)
+    assert (title(done), message(done)) == (
+        words["page_sub_confirmed_title"],
+        words["page_sub_confirmed"],
+    )
+    again = httpx.get(confirm)
+    _localized(again, 200, language)
+    assert message(again) == words["page_sub_already_confirmed"]
+
+    stop = httpx.get(leave)
+    _localized(stop, 200, language)
+    assert title(stop) == words["page_sub_stop_title"]
+    assert f'class="primary">{words["page_sub_unsubscribe_button"]}</button>' in stop.text
+    assert words["page_sub_choose"] in stop.text
+    one_click = httpx.post(leave, data={"List-Unsubscribe": "One-Click"})  # RFC 8058, no Origin
+    _localized(one_click, 200, language)
+    assert (title(one_click), message(one_click)) == (
+        words["page_sub_unsubscribed_title"],
+        words["page_sub_done"],
+    )
+    assert state_of(intake.config) == [(ADA, "unsubscribed")]
+    twice = httpx.post(leave, data={"token": token_of(leave)}, headers=origin(intake))
+    _localized(twice, 200, language)
+    assert message(twice) == words["page_sub_already_unsubscribed"]
+    late = httpx.post(confirm, data={"token": token_of(confirm)}, headers=origin(intake))
+    _localized(late, 409, language)
+    box = words["notify_replies_label"]  # the form's own words for its box
+    assert message(late) == words["page_sub_resubscribe"].replace("{box}", box)
+
+
+@pytest.mark.parametrize("language", ["de", "zh"])
+def test_refusals_under_subscription_are_pages_in_the_site_language(
+    mail_intake: Callable[..., RunningIntake], language: str
+) -> None:
+    words = builtin_strings(language)
+    intake = mail_intake(language=language)
+    post(intake, notify_replies=True)
+    with open_store(intake.config.database_path) as store:
+        confirm = make_link(site_secret(store), intake.url, "confirm", 1, 1)
+    bad = f"{intake.url}/subscription/{_tamper_mac(token_of(confirm))}"
+    refusals = [
+        (httpx.get(bad), 403, "invalid_link"),
+        (httpx.post(bad, data={"List-Unsubscribe": "One-Click"}), 403, "invalid_link"),
+        (httpx.post(confirm, data={"token": token_of(confirm)}), 403, "cross_site"),
+        (httpx.put(confirm, content=b"x"), 405, "method_not_allowed"),
+        (httpx.get(intake.url + "/subscription/"), 404, "not_found"),
+        (httpx.get(intake.url + "/subscription/a/b"), 404, "not_found"),
+    ]
+    for answer, status, code in refusals:
+        _localized(answer, status, language)
+        assert (title(answer), message(answer)) == (
+            words[f"page_error_{status}"],
+            words[f"page_error_{code}"],
+        ), code
+    assert refusals[3][0].headers["allow"] == "GET, HEAD, POST"
+    assert state_of(intake.config) == [(ADA, "unconfirmed")]
+
+
+def test_a_locked_database_under_subscription_is_an_html_503(
+    mail_intake: Callable[..., RunningIntake], caplog: pytest.LogCaptureFixture
+) -> None:
+    words = builtin_strings("zh")
+    intake = mail_intake(language="zh", database={"busy_timeout_ms": 200})
+    post(intake, notify_replies=True)
+    database = intake.config.database_path
+    with open_store(database) as store:
+        url = make_link(site_secret(store), intake.url, "unsubscribe", 1, 1)
+    caplog.set_level(logging.WARNING, logger="afterword.intake")
+    blocker = sqlite3.connect(database, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        answer = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    _localized(answer, 503, "zh")
+    assert answer.headers["retry-after"] == "5"
+    assert (title(answer), message(answer)) == (
+        words["page_error_503"],
+        words["page_error_unavailable"],
+    )
+    assert database.name not in answer.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "afterword.intake"]
+    assert len([m for m in logged if m.startswith("storage unavailable")]) == 1
+    assert state_of(intake.config) == [(ADA, "unconfirmed")]  # nothing was done
+    retried = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert retried.status_code == 200
+    assert state_of(intake.config) == [(ADA, "unsubscribed")]
+
+
+@pytest.mark.parametrize(("method", "target"), [("GET", "show"), ("POST", "act")])
+def test_a_bug_under_subscription_is_an_html_500_logged_once(
+    mail_intake: Callable[..., RunningIntake],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    target: str,
+) -> None:
+    words = builtin_strings("de")
+    intake = mail_intake(language="de")
+    post(intake, notify_replies=True)
+    with open_store(intake.config.database_path) as store:
+        url = make_link(site_secret(store), intake.url, "unsubscribe", 1, 1)
+    error = RuntimeError(f"a bug near {intake.config.database_path} (secret detail)")
+    fault = _FailOnce(getattr(subscribe_module, target), error)
+    monkeypatch.setattr(subscribe_module, target, fault)
+    caplog.set_level(logging.ERROR)
+    data = {"List-Unsubscribe": "One-Click"} if method == "POST" else None
+    failed = httpx.request(method, url, data=data, timeout=10)
+    _localized(failed, 500, "de")
+    assert (title(failed), message(failed)) == (
+        words["page_error_500"],
+        words["page_error_internal"],
+    )
+    for leak in ("secret detail", "RuntimeError", str(intake.config.database_path)):
+        assert leak not in failed.text
+    bug_records = [r for r in caplog.records if r.exc_info and r.exc_info[1] is error]
+    assert len(bug_records) == 1  # once, with its traceback, by the server
+    assert fault.calls == 1
+    again = httpx.request(method, url, data=data, timeout=10)
+    assert again.status_code == 200  # one request's bug: the intake serves on
+    metrics = intake.server_metrics()
+    assert _metric(metrics, f'method="{method}",route="/subscription/{{token}}",status="500"') == 1
 
 
 def test_person_export_holds_the_subscriptions(

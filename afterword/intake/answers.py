@@ -13,9 +13,10 @@ came from a plain HTML form — then the answer is a 303 back to the page with
 visitor raw JSON — and which CORS headers it earns), ``answer_error`` as Starlette's
 exception handler for every other route, and ``internal_error`` for the timing middleware's
 last-resort answer to a bug. The last two shape the answer by route family (``shaped``): under
-``/moderate`` — the one-click links a person opens from a mail — a small, self-contained HTML
-page in the site's language (a bug there too: a 500 page with no detail, logged once, by the
-server, with its traceback); everywhere else the JSON envelope.
+``paths.PAGE_PREFIXES`` (``/moderate``, ``/subscription``) — the links a person opens from a
+mail — a small, self-contained HTML page in the site's language (a bug there too: a 500 page
+with no detail, logged once, by the server, with its traceback); everywhere else the JSON
+envelope.
 
 A storage failure's text names the database file and SQLite's complaint, a ``QueueError``'s
 the queue URL (with the AWS account) and SQS's: useful to the operator, a map of the server to
@@ -154,12 +155,11 @@ def internal_error(exc: Exception, scope: Scope | None = None) -> Response:
 def shaped(scope: Scope, answer: Answer) -> Response:
     """The answer in the representation its route family speaks.
 
-    Under ``/moderate`` a person follows a link from a mail: a small HTML page (404 without
-    a token, 403 for a bad or expired one, 500 for a bug), never JSON. Every other route is
-    an API: the envelope.
+    Under a page prefix (``paths.PAGE_PREFIXES``: ``/moderate``, ``/subscription``) a person
+    follows a link from a mail: a small HTML page (404 without a token, 403 for a bad or
+    expired one, 500 for a bug), never JSON. Every other route is an API: the envelope.
     """
-    path = str(scope.get("path", ""))
-    if path == paths.MODERATE_PREFIX or path.startswith(paths.MODERATE_PREFIX + "/"):
+    if paths.is_page(str(scope.get("path", ""))):
         return html_error(answer, _page_strings(scope))
     return JSONResponse(answer.envelope(), answer.status, answer.headers)
 

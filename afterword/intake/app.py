@@ -50,7 +50,7 @@ from afterword.intake.metrics import IntakeMetrics, TimingMiddleware
 from afterword.intake.moderate import moderate_link
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.intake.sink import Queued, Receipt, open_sink
-from afterword.intake.subscribe import SUBSCRIPTION_METHODS, no_token, subscription_link
+from afterword.intake.subscribe import SUBSCRIPTION_METHODS, subscription_link
 from afterword.intake.validate import Submission, validate_submission
 from afterword.markup import render_markdown
 from afterword.notify.linkpage import page_strings
@@ -79,7 +79,7 @@ class Intake:
         self.trusted = parse_networks(config.intake.trusted_proxies)
         self._hash_address = functools.lru_cache(maxsize=ADDRESS_CACHE)(self._hash_uncached)
         self._capability_key: bytes | None = None
-        self.page_strings = page_strings(config)  # the /moderate pages' words, read once
+        self.page_strings = page_strings(config)  # the link pages' words, read once
 
     @property
     def capability_key(self) -> bytes:
@@ -297,8 +297,6 @@ def build_app(config: Config, workers: int = 1) -> Starlette:
             Route(paths.METRICS, metrics, methods=["GET"]),
             Route(paths.MODERATE, moderate_link, methods=["GET", "POST"]),
             Route(paths.SUBSCRIPTION, subscription_link, methods=SUBSCRIPTION_METHODS),
-            Route(paths.SUBSCRIPTION_PREFIX, no_token),
-            Route(paths.SUBSCRIPTION_PREFIX + "/", no_token),
         ],
         middleware=[Middleware(TimingMiddleware, metrics=intake.metrics, fallback=internal_error)],
         exception_handlers={AfterwordError: answer_error, HTTPException: answer_error},

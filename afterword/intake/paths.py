@@ -7,10 +7,18 @@ COMMENT = "/api/comments/{comment_id:int}"  # one comment: PATCH (edit) and DELE
 HEALTH = "/healthz"
 METRICS = "/metrics"
 MODERATE = "/moderate/{token}"
-MODERATE_PREFIX = "/moderate"  # every path under it is answered in HTML, errors included
-SUBSCRIPTION = "/subscription/{token}"  # commenters' confirm and unsubscribe links (HTML)
+MODERATE_PREFIX = "/moderate"
+SUBSCRIPTION = "/subscription/{token}"  # commenters' confirm and unsubscribe links
 SUBSCRIPTION_PREFIX = "/subscription"
 ROUTES = frozenset({COMMENTS, HEALTH, METRICS})
+# The link pages a person opens from a mail: every path under these is answered in HTML,
+# in the site's language, errors included (``answers.shaped``); every other path is the API.
+PAGE_PREFIXES = (MODERATE_PREFIX, SUBSCRIPTION_PREFIX)
+
+
+def is_page(path: str) -> bool:
+    """Whether ``path`` is one of the link pages' (a prefix itself, or a path below one)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PAGE_PREFIXES)
 
 
 def route_label(path: str) -> str:

@@ -10,9 +10,12 @@ GET shows (``notify.subscriptions.show``) and changes nothing. POST acts:
   token in the URL is the authority (it was only ever mailed to that address). The GET page's
   button posts the form's ``token`` instead; either body is accepted.
 
-Every answer, refusals included, is a small HTML page (``notify.linkpage``): 404 without a
-token, 403 for a bad or expired one, 405 for another method. Database work runs in the thread
-pool on a short-lived connection of its own, never the writer's.
+Every answer, refusals included, is a small HTML page (``notify.linkpage``) in the site's
+language (``Intake.page_strings``). Refusals are raised and shaped by ``answers`` — the
+mapping ``/moderate`` uses, since ``/subscription`` is one of ``paths.PAGE_PREFIXES``: 404
+without a token, 403 for a bad or expired one, 405 for another method, a 500 page for a bug.
+Database work runs in the thread pool on a short-lived connection of its own, never the
+writer's.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from afterword.config import Config
-from afterword.errors import AfterwordError, CommentRejected
-from afterword.intake.answers import answer_for, html_error
+from afterword.errors import CommentRejected
 from afterword.intake.moderate import FORM_LIMIT, check_origin
 from afterword.intake.parse import parse_content_type, parse_fields, read_capped
 from afterword.notify.act import LinkAnswer
@@ -43,27 +45,15 @@ SUBSCRIPTION_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTION
 
 
 async def subscription_link(request: Request) -> Response:
-    """The route; every refusal is answered here, as a page."""
-    try:
-        return await _answer(request)
-    except AfterwordError as exc:
-        return html_error(answer_for(exc))
-
-
-async def no_token(request: Request) -> Response:
-    """``/subscription`` and ``/subscription/``: a link cut short."""
-    return html_error(
-        answer_for(CommentRejected("this link is incomplete", code="not_found", status=404))
-    )
-
-
-async def _answer(request: Request) -> Response:
+    """The route; refusals are raised, for ``answers`` to shape as pages."""
     intake: Intake = request.app.state.intake
-    config = intake.config
+    config, strings = intake.config, intake.page_strings
     token = str(request.path_params["token"])
     secret = intake.writer.secret
     if request.method in ("GET", "HEAD"):  # reading only, whatever fetches it
-        answer = await run_in_threadpool(_with_store, config, lambda s: show(s, secret, token))
+        answer = await run_in_threadpool(
+            _with_store, config, lambda s: show(s, secret, token, strings)
+        )
         return _html(answer)
     if request.method != "POST":
         raise CommentRejected(
@@ -87,7 +77,7 @@ async def _answer(request: Request) -> Response:
             code="invalid_link",
             status=403,
         )
-    answer = await run_in_threadpool(_with_store, config, lambda s: act(s, secret, token))
+    answer = await run_in_threadpool(_with_store, config, lambda s: act(s, secret, token, strings))
     return _html(answer)
 
 
