@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDGET = ROOT / "afterword" / "widget"
 ESBUILD = ROOT / "tests" / "js" / "node_modules" / ".bin" / "esbuild"
 TERSER = ROOT / "tests" / "js" / "node_modules" / ".bin" / "terser"
-SOURCES = ("afterword.js", "afterword-form.js")
+SOURCES = ("afterword.js", "afterword-form.js", "afterword-edit.js")
 # Chrome/Edge 92, Firefox 90, Safari 15.4: the browsers docs/embedding.md lists.
 TARGET = "chrome92,firefox90,safari15.4"
 

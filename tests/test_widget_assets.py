@@ -20,9 +20,12 @@ from afterword.widget import LANGUAGES, compact_source, widget_assets, widget_st
 CORE_BUDGET = 2560
 FORM_BUDGET = 4096
 CSS_BUDGET = 2560
+# Edit and Delete, the third step: fetched only by a visitor who may still change a comment
+# of theirs on the page, so it is kept apart from the form module's budget.
+EDIT_BUDGET = 2048
 WIDGET = resources.files("afterword.widget")
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("afterword.js", "afterword-form.js")
+SOURCES = ("afterword.js", "afterword-form.js", "afterword-edit.js")
 
 
 def gzip_size(data: bytes) -> int:
@@ -34,14 +37,29 @@ def assets_by_key() -> dict[str, bytes]:
     return {asset.key: asset.data for asset in widget_assets()}
 
 
+def module(data: dict[str, bytes], name: str) -> bytes:
+    """The hashed copy of ``afterword-<name>.js`` (the only name it is published under)."""
+    return next(
+        v for k, v in data.items() if re.fullmatch(rf"afterword-{name}\.[0-9a-f]{{12}}\.js", k)
+    )
+
+
 def form_module(data: dict[str, bytes]) -> bytes:
-    return next(v for k, v in data.items() if re.fullmatch(r"afterword-form\.[0-9a-f]{12}\.js", k))
+    return module(data, "form")
+
+
+def module_key(data: dict[str, bytes], name: str) -> str:
+    return next(k for k in data if re.fullmatch(rf"afterword-{name}\.[0-9a-f]{{12}}\.js", k))
 
 
 def test_widget_budget_form_and_css_gzipped() -> None:
     assets = assets_by_key()
     assert gzip_size(form_module(assets)) <= FORM_BUDGET
     assert gzip_size(assets["afterword.css"]) <= CSS_BUDGET
+
+
+def test_widget_budget_edit_module_gzipped() -> None:
+    assert gzip_size(module(assets_by_key(), "edit")) <= EDIT_BUDGET
 
 
 def test_widget_budget_core_gzipped() -> None:
@@ -51,15 +69,18 @@ def test_widget_budget_core_gzipped() -> None:
 def test_widget_assets_hashed_and_stable_names() -> None:
     assets = widget_assets()
     classes = {asset.key: asset.cache_class for asset in assets}
-    hashed = [k for k in classes if re.fullmatch(r"afterword(-form)?\.[0-9a-f]{12}\.(js|css)", k)]
-    assert len(hashed) == 3
+    pattern = r"afterword(-form|-edit)?\.[0-9a-f]{12}\.(js|css)"
+    hashed = [k for k in classes if re.fullmatch(pattern, k)]
+    assert len(hashed) == 4
+    assert len(classes) == 6
     assert all(classes[key] == "immutable" for key in hashed)
     assert classes["afterword.js"] == "short"
     assert classes["afterword.css"] == "short"
     assert "afterword-form.js" not in classes  # only the core loads it, by its hashed name
+    assert "afterword-edit.js" not in classes  # only the form module loads it, likewise
     data = assets_by_key()
     for key in hashed:
-        if not key.startswith("afterword-form"):
+        if not key.startswith(("afterword-form", "afterword-edit")):
             assert data[key] == data[f"afterword.{key.rsplit('.', 1)[1]}"]
 
 
@@ -71,6 +92,17 @@ def test_widget_assets_core_loads_hashed_stylesheet_and_module() -> None:
     assert f'"{form_key}"'.encode() in data["afterword.js"]
     assert b'"afterword.css"' not in data["afterword.js"]
     assert b'"afterword-form.js"' not in data["afterword.js"]
+
+
+def test_widget_assets_form_module_loads_hashed_edit_module() -> None:
+    """The form module names the edit module by its hashed key, and the core names that
+    form module: every hash covers the names it points to."""
+    data = assets_by_key()
+    form_key, edit_key = module_key(data, "form"), module_key(data, "edit")
+    assert data[form_key].count(f'"{edit_key}"'.encode()) == 1
+    assert b'"afterword-edit.js"' not in data[form_key]
+    assert b"afterword-edit" not in data["afterword.js"]  # the core never loads it
+    assert f'"{form_key}"'.encode() in data["afterword.js"]
 
 
 ASSET_DIGESTS = (
@@ -132,11 +164,11 @@ def test_widget_source_readable(name: str) -> None:
     assert not re.search(r"&&\s*\([^()]*\([^()]*\)\s*,", text), "comma-operator statements"
 
 
-@pytest.mark.parametrize("which", ["core", "form"])
+@pytest.mark.parametrize("which", ["core", "form", "edit"])
 def test_widget_shipped_scripts_parse(which: str) -> None:
     """node --check on exactly the bytes that get published."""
     data = assets_by_key()
-    script = data["afterword.js"] if which == "core" else form_module(data)
+    script = data["afterword.js"] if which == "core" else module(data, which)
     result = subprocess.run(
         ["node", "--check", "--input-type=commonjs"],
         input=script,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -181,6 +182,18 @@ def focused(page: Page) -> str:
     return str(page.evaluate("document.activeElement.className || document.activeElement.id"))
 
 
+def edit_module_requests(page: Page) -> list[str]:
+    """Requests for the third module, afterword-edit.<hash>.js, since the list was cleared."""
+    return [u for u in page.requests if "/afterword-edit." in u]  # type: ignore[attr-defined]
+
+
+def settle(page: Page) -> None:
+    """The form module has run (it decides whether to fetch the edit module), and a little
+    more: time for a fetch it started to show in the request list."""
+    page.wait_for_function("window.afterword && window.afterword.form")
+    page.wait_for_timeout(500)
+
+
 def open_editor(item: Locator) -> Locator:
     item.locator(".afterword-edit").click()
     editor = item.locator(".afterword-editor")
@@ -325,10 +338,14 @@ def test_widget_delete_published_comment(site: EditSite, browser_page: Page) -> 
     mine.locator(".afterword-removed-text", has_text="Your comment was deleted.").wait_for()
     assert site.row(comment_id)[0] == "deleted"
     assert receipts(browser_page)[0]["capability"] is None
-    # Until the next build the old fragment still has it: this browser keeps it hidden.
+    # Until the next build the old fragment still has it: this browser keeps it hidden,
+    # without the edit module (nothing is left to change).
+    browser_page.requests.clear()  # type: ignore[attr-defined]
     browser_page.reload()
     mine.locator(".afterword-removed-text").wait_for()
     assert "Out it goes" not in mine.inner_text()
+    settle(browser_page)
+    assert edit_module_requests(browser_page) == []
     site.cli("build")
     browser_page.reload()
     browser_page.locator(".afterword-form").wait_for()
@@ -461,7 +478,79 @@ def test_widget_edit_off_when_the_intake_grants_none(
     browser_page.locator(".afterword-form [type=submit]").click()
     browser_page.locator(".afterword-pending").wait_for()
     assert receipts(browser_page)[0]["capability"] is None
+    browser_page.wait_for_timeout(500)
     assert browser_page.locator(":is(.afterword-edit, .afterword-delete)").count() == 0
+    assert edit_module_requests(browser_page) == []  # a receipt with nothing to edit with
+
+
+def test_widget_edit_module_fetched_only_for_an_editable_receipt(
+    site: EditSite, browser_page: Page
+) -> None:
+    """The third module (Edit and Delete) is for those who may still change a comment here:
+    a reader of others' comments never fetches it, nor does one whose receipt's window has
+    closed; posting fetches it once per page, by its hashed name, and shows Edit."""
+    other = post_comment(site.config.intake_url, KEY, "Ana", "Somebody else's", None)
+    site.publish(other)
+    open_page(browser_page, site.page())
+    settle(browser_page)
+    assert browser_page.locator(f"#c{other}").count() == 1
+    assert edit_module_requests(browser_page) == []
+    assert browser_page.evaluate("window.afterword.edit") is None
+    first = post(browser_page, "Mine, editable")  # waits for its Edit button
+    second = post(browser_page, "Mine again")
+    fetched = edit_module_requests(browser_page)
+    assert len(fetched) == 1
+    assert re.fullmatch(
+        re.escape(site.url) + r"comments/afterword-edit\.[0-9a-f]{12}\.js", fetched[0]
+    )
+    assert browser_page.locator(".afterword-edit").count() == 2
+    assert browser_page.locator(f"#c{other} .afterword-edit").count() == 0
+    # A new page view with the receipts kept: fetched again (once), the buttons back.
+    browser_page.requests.clear()  # type: ignore[attr-defined]
+    browser_page.reload()
+    browser_page.locator(f"#c{second} .afterword-edit").wait_for()
+    assert browser_page.locator(f"#c{first} .afterword-edit").count() == 1
+    assert len(edit_module_requests(browser_page)) == 1
+    # The window closed for both: pending cards still shown, the module not fetched.
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    set_receipts(browser_page, [{**r, "editable_until": past} for r in receipts(browser_page)])
+    browser_page.requests.clear()  # type: ignore[attr-defined]
+    browser_page.reload()
+    browser_page.locator(f"#c{second}.afterword-pending").wait_for()
+    settle(browser_page)
+    assert browser_page.locator(".afterword-pending").count() == 2
+    assert browser_page.locator(":is(.afterword-edit, .afterword-delete)").count() == 0
+    assert edit_module_requests(browser_page) == []
+
+
+def test_widget_edit_module_blocked_then_fetched_again(site: EditSite, browser_page: Page) -> None:
+    """The edit module cannot load (blocked, offline): the comment is still sent and shown
+    pending, only without buttons; the next time a receipt needs them it is tried again."""
+    blocked: list[str] = []
+
+    def block(route: Any) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    browser_page.route("**/afterword-edit.*.js", block)
+    open_page(browser_page, site.page())
+    browser_page.fill(".afterword-form [name=body]", "Sent while blocked")
+    browser_page.fill(".afterword-form [name=author]", "Zoë")
+    with browser_page.expect_console_message(lambda m: "edit module did not load" in m.text):
+        browser_page.locator(".afterword-form [type=submit]").click()
+    browser_page.locator(".afterword-pending").wait_for()
+    browser_page.wait_for_timeout(300)
+    assert len(blocked) == 1
+    assert browser_page.locator(".afterword-pending").inner_text().count("Sent while blocked") == 1
+    assert browser_page.locator(":is(.afterword-edit, .afterword-delete)").count() == 0
+    assert receipts(browser_page)[0]["capability"]  # kept for when the module loads
+    browser_page.unroute("**/afterword-edit.*.js")
+    second = post(browser_page, "Sent once it loads")  # the next sync fetches it again
+    first = receipts(browser_page)[0]["id"]
+    browser_page.locator(f"#c{first} .afterword-edit").wait_for()  # the first card gets its own
+    assert browser_page.locator(".afterword-edit").count() == 2
+    assert len(edit_module_requests(browser_page)) == 2  # the blocked try and the one that loaded
+    assert site.row(second)[0] == "pending"
 
 
 def test_widget_edit_receipt_from_an_older_widget(site: EditSite, browser_page: Page) -> None:

@@ -3,21 +3,26 @@
 The builder knows nothing of JavaScript: it asks ``widget_assets()`` for what to publish and
 ``widget_strings(language)`` for the strings to embed in each thread fragment.
 
-The widget loads in two steps (docs/embedding.md): ``afterword.js``, the reader core, finds
-threads, renders them and fills count badges; ``afterword-form.js``, the form module (posting,
-replies, pending receipts), follows when the browser is idle or at the first focus of a form.
+The widget loads in up to three steps (docs/embedding.md): ``afterword.js``, the reader core,
+finds threads, renders them and fills count badges; ``afterword-form.js``, the form module
+(posting, replies, pending receipts, relative dates, identicons), follows when the browser is
+idle or at the first focus of a form; ``afterword-edit.js``, Edit and Delete of one's own
+comment, is fetched by the form module only on a page where this browser holds a receipt whose
+capability is still live, so readers who never post never download it.
 
 Publishing scheme:
 
-- ``afterword.<hash>.js``, ``afterword-form.<hash>.js``, ``afterword.<hash>.css``: immutable
-  copies, cached for a year.
+- ``afterword.<hash>.js``, ``afterword-form.<hash>.js``, ``afterword-edit.<hash>.js``,
+  ``afterword.<hash>.css``: immutable copies, cached for a year.
 - ``afterword.js`` / ``afterword.css``: the core and stylesheet again under stable names with
   a short cache lifetime, so an embed snippet written once keeps working across releases. The
   stable script is the whole core (not a loader that fetches the hashed one): a loader would
   add a round trip to every first view, which costs more than the short cache lifetime saves.
-- The core loads the stylesheet and the form module by their *hashed* names (the literals
-  ``"afterword.css"`` and ``"afterword-form.js"`` are rewritten here), so the three files
-  always match.
+- Each script loads its siblings by their *hashed* names (the literals ``"afterword.css"`` and
+  ``"afterword-form.js"`` in the core, ``"afterword-edit.js"`` in the form module are
+  rewritten here), so the files always match. The order matters: the edit module is hashed
+  first, then the form module that names it, then the core that names the form module, so
+  every hash covers the names it points to.
 
 The scripts published are the minified output (esbuild, then terser) of the readable
 sources in this folder, committed in ``dist/`` by ``scripts/build_widget.py`` (a test fails
@@ -40,6 +45,7 @@ JS_TYPE = "text/javascript; charset=utf-8"
 CSS_TYPE = "text/css; charset=utf-8"
 CSS_REFERENCE = b'"afterword.css"'
 FORM_REFERENCE = b'"afterword-form.js"'
+EDIT_REFERENCE = b'"afterword-edit.js"'
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def hashed_name(name: str, data: bytes) -> str:
 def _point(script: bytes, literal: bytes, key: str) -> bytes:
     """Rewrite the one string literal naming a sibling file to that file's hashed key."""
     if script.count(literal) != 1:
-        raise RuntimeError(f"widget core must name {literal.decode()} exactly once")
+        raise RuntimeError(f"widget script must name {literal.decode()} exactly once")
     return script.replace(literal, f'"{key}"'.encode("ascii"))
 
 
@@ -82,7 +88,9 @@ def widget_assets() -> tuple[Asset, ...]:
     dist = folder.joinpath("dist")
     css = compact_source(folder.joinpath("afterword.css").read_text("utf-8")).encode("utf-8")
     css_key = hashed_name("afterword.css", css)
-    form = dist.joinpath("afterword-form.min.js").read_bytes()
+    edit = dist.joinpath("afterword-edit.min.js").read_bytes()
+    edit_key = hashed_name("afterword-edit.js", edit)
+    form = _point(dist.joinpath("afterword-form.min.js").read_bytes(), EDIT_REFERENCE, edit_key)
     form_key = hashed_name("afterword-form.js", form)
     core = dist.joinpath("afterword.min.js").read_bytes()
     core = _point(_point(core, CSS_REFERENCE, css_key), FORM_REFERENCE, form_key)
@@ -91,6 +99,7 @@ def widget_assets() -> tuple[Asset, ...]:
         Asset(core_key, core, JS_TYPE, "immutable"),
         Asset("afterword.js", core, JS_TYPE, "short"),
         Asset(form_key, form, JS_TYPE, "immutable"),
+        Asset(edit_key, edit, JS_TYPE, "immutable"),
         Asset(css_key, css, CSS_TYPE, "immutable"),
         Asset("afterword.css", css, CSS_TYPE, "short"),
     )

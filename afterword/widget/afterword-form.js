@@ -1,6 +1,8 @@
 /* afterword widget, second step: the form (posting, replies, pending receipts), the "more
-   comments" parts and links to comments on them, identicons and relative dates. Loaded by the reader core (afterword.js)
-   when the browser is idle or at the first focus of a form, whichever comes first. */
+   comments" parts and links to comments on them, identicons and relative dates. Loaded by the
+   reader core (afterword.js) when the browser is idle or at the first focus of a form,
+   whichever comes first. It loads the third step, Edit and Delete (afterword-edit.js), only
+   on a page where this browser holds a comment it may still change. */
 (() => {
   "use strict";
 
@@ -9,13 +11,14 @@
   const doc = document;
   const STORE = "afterword:pending";
   const RECEIPT_LIFETIME_MS = 2592e6; // 30 days
-  // The fragment markup that edit and delete rely on (afterword/templates/macros.html): a
-  // comment's <article>, its text, its footer, and the builder's placeholder for a removed one.
+  // The fragment markup that a deletion relies on (afterword/templates/macros.html): a
+  // comment's <article> and the builder's placeholder for a removed one.
   const ARTICLE = ":scope>article";
-  const BODY = ".afterword-body";
-  const FOOTER = ":scope>footer";
   const REMOVED = ".afterword-removed";
-  let serial = 0; // element ids of edit boxes and confirmations, unique across threads
+  // Rewritten to its hashed name by afterword/widget/__init__.py when publishing; it sits
+  // beside this module, so it is resolved against this script's own address.
+  const EDIT_MODULE = "afterword-edit.js";
+  const here = doc.currentScript?.src || location.href;
 
   function format(template, values) {
     return String(template).replace(/\{(\w+)\}/g, (whole, name) => values[name] ?? whole);
@@ -477,17 +480,9 @@
   }
 
   // Edit and delete (docs/intake-api.md#editing-and-deleting-ones-own-comment): the receipt's
-  // capability, until `editable_until`, lets this browser change its own comment. The server
-  // stays the judge; whatever it refuses for good takes the buttons away, and nothing typed is
-  // lost on an error.
+  // capability lets this browser change its own comment until `editable_until`.
   function editable(receipt) {
     return Boolean(receipt.capability) && Date.now() < Date.parse(receipt.editable_until);
-  }
-
-  function keep(receipt, changes) {
-    Object.assign(receipt, changes);
-    const same = (stored) => stored.page == receipt.page && receiptKey(stored) == receiptKey(receipt);
-    writeReceipts(readReceipts().map((stored) => (same(stored) ? receipt : stored)));
   }
 
   // A comment its author deleted: the placeholder text in place of it, replies kept below.
@@ -497,206 +492,46 @@
     item.tabIndex = -1;
   }
 
-  function setAttributes(element, values) {
-    for (const [name, value] of Object.entries(values)) {
-      element.setAttribute(name, value);
-    }
-  }
-
-  // Edit and Delete on `item`, the visitor's own comment (pending card or published li).
+  // Edit and Delete (afterword-edit.js) serve only those who wrote here, and only while their
+  // receipt's capability lasts: that module is fetched once per page, the first time such a
+  // receipt needs its buttons, and never otherwise. A failed fetch is tried again next time.
+  // Added to <head> the way the core adds this module (its addToHead is not shared: exported,
+  // it would cost the core bytes its 2.5 KB budget does not have).
+  let editModule;
   function own(element, item, receipt) {
-    const state = element.aw;
-    const strings = state.strings;
-    const article = find(ARTICLE, item);
-    if (!receipt.capability || !article || item.awOwn) {
+    if (!receipt.capability) {
       return;
     }
-    item.awOwn = true;
-    const body = find(BODY, article);
-    let footer = find(FOOTER, article);
-    if (!footer) {
-      footer = make("footer");
-      article.append(footer);
-    }
-    const controls = make("span", "afterword-own");
-    const edit = button("afterword-edit", strings.edit);
-    const remove = button("afterword-delete", strings.delete);
-    const status = make("span", "afterword-note");
-    status.setAttribute("role", "status");
-    controls.append(edit, " ", remove);
-    footer.append(" ", controls, status);
-    let editor;
-    let confirm;
-    let timer;
-    // Buttons off at `editable_until`; setTimeout holds at most 24.8 days, hence the steps.
-    const expire = () => {
-      const left = Date.parse(receipt.editable_until) - Date.now();
-      if (left > 0) {
-        timer = setTimeout(expire, Math.min(left, 2e9));
-      } else {
-        closed();
-      }
-    };
-    expire();
-
-    const say = (text) => {
-      status.textContent = text;
-    };
-
-    async function send(method, text) {
-      let response;
-      let answer = {};
-      try {
-        response = await fetch((receipt.at || state.form?.action) + "/" + receipt.id, {
-          credentials: "omit",
-          method,
-          headers: {
-            Authorization: "Bearer " + receipt.capability,
-            "Content-Type": "application/json",
-            Accept: "application/json",
-          },
-          body: text == null ? undefined : JSON.stringify({ body: text }),
-        });
-        answer = await response.json();
-      } catch {
-        // No answer, or not JSON: judged by the status alone.
-      }
-      return [response, answer.data, answer.error || {}];
-    }
-
-    function report(response, error) {
-      const code = response?.status;
-      if (code == 429) {
-        say(format(strings.edit_rate, { s: parseInt(response.headers.get("Retry-After")) || 60 }));
-      } else if (code == 401 || code == 404 || code == 409 || /^capability|window/.test(error.code)) {
-        closed(true);
-      } else if (!response || code >= 500) {
-        say(strings.edit_later);
-      } else {
-        say(format(strings.failed, { message: error.message || code }));
-      }
-    }
-
-    // The right is gone (expired, or refused for good): no more buttons; an open edit box
-    // keeps its text to copy, without Save. Focus moves only if it was on what went away, or
-    // after the visitor's own action (`moveFocus`), never at the timer's whim.
-    function closed(moveFocus) {
-      const focused = doc.activeElement;
-      clearTimeout(timer);
-      keep(receipt, { capability: null });
-      controls.remove();
-      confirm?.remove();
-      find(".afterword-save", editor || item)?.remove();
-      say(strings.edit_closed);
-      if (moveFocus === true || !focused.isConnected) {
-        item.tabIndex = -1;
-        (editor ? find("textarea", editor) : item).focus();
-      }
-    }
-
-    edit.onclick = () => {
-      const id = "afterword-edit-" + ++serial;
-      const label = make("label", "", strings.edit_label);
-      const text = make("textarea");
-      const error = make("span", "afterword-error");
-      const save = button("afterword-save", strings.save);
-      const cancel = button("afterword-keep", strings.cancel_edit);
-      const row = make("div");
-      const box = make("div", "afterword-form afterword-editor");
-      editor = box;
-      label.htmlFor = id;
-      text.id = id;
-      error.id = id + "-error";
-      text.rows = 5;
-      text.value = receipt.body ?? body.innerText;
-      row.append(save, " ", cancel);
-      box.append(label, text, row);
-      body.hidden = true;
-      controls.hidden = true;
-      body.after(box);
-      say("");
-      text.focus();
-      box.onkeydown = (event) => {
-        if (event.key == "Escape") {
-          cancel.click();
-        }
-      };
-      cancel.onclick = () => {
-        box.remove();
-        editor = undefined;
-        body.hidden = false;
-        controls.hidden = false;
-        (controls.isConnected ? edit : item).focus();
-      };
-      save.onclick = async () => {
-        save.disabled = true;
-        error.remove();
-        text.removeAttribute("aria-invalid");
-        text.removeAttribute("aria-describedby");
-        say(strings.sending);
-        const [response, data, problem] = await send("PATCH", text.value);
-        save.disabled = false;
-        save.focus(); // disabled, it lost the focus
-        say("");
-        if (data) {
-          // Pending: the card shows the new text. Published: the text stays until approved.
-          const changes = { body: text.value };
-          if (!data.revision) {
-            body.innerHTML = data.html;
-            changes.html = data.html;
-          }
-          keep(receipt, changes);
-          if (box.isConnected) {
-            cancel.click(); // unless Escape closed it while the answer was on its way
-          }
-          say(data.revision ? strings.edit_waiting : strings.edit_saved);
-        } else if (response?.status == 422) {
-          error.textContent = problem.fields?.body || problem.message;
-          text.after(error);
-          setAttributes(text, { "aria-invalid": "true", "aria-describedby": error.id });
-          text.focus();
-        } else {
-          report(response, problem);
-        }
-      };
-    };
-
-    // Delete asks first, inline: a group named by its question, focus on "Cancel".
-    remove.onclick = () => {
-      const question = make("span", "", strings.delete_confirm);
-      const yes = button("afterword-delete", strings.delete);
-      const no = button("afterword-keep", strings.cancel_edit);
-      confirm = make("span", "afterword-confirm");
-      question.id = "afterword-confirm-" + ++serial;
-      setAttributes(confirm, { role: "group", "aria-labelledby": question.id });
-      confirm.append(question, " ", yes, " ", no);
-      controls.hidden = true;
-      controls.after(confirm);
-      say("");
-      no.focus();
-      no.onclick = () => {
-        confirm.remove();
-        controls.hidden = false;
-        remove.focus();
-      };
-      yes.onclick = async () => {
-        yes.disabled = true;
-        const [response, data, problem] = await send("DELETE");
-        if (data) {
-          clearTimeout(timer);
-          keep(receipt, { gone: 1, capability: null });
-          gone(state, item);
-          sync(element);
-          item.focus();
-          return;
-        }
-        no.click();
-        report(response, problem);
-      };
-    };
+    editModule ||= new Promise((done, fail) => {
+      const script = doc.createElement("script");
+      doc.head.append(Object.assign(script, { src: new URL(EDIT_MODULE, here), onload: done, onerror: fail }));
+    }).then(
+      () => core.edit,
+      () => {
+        editModule = undefined;
+        throw Error("afterword: edit module did not load");
+      },
+    );
+    editModule.then(
+      (module) => module.own(element, item, receipt),
+      (error) => console.warn(error),
+    );
   }
 
-  // `receipts` is the hook for edit and delete: the stored receipts of this browser, each
-  // with the `capability` the intake returned, if any.
-  core.form = { attach, sync, click, submit, seek, receipts: readReceipts };
+  // What the edit module (afterword-edit.js) shares rather than repeats; `receipts` are the
+  // stored receipts of this browser, each with the `capability` the intake returned, if any.
+  core.form = {
+    attach,
+    sync,
+    click,
+    submit,
+    seek,
+    receipts: readReceipts,
+    writeReceipts,
+    receiptKey,
+    gone,
+    make,
+    button,
+    format,
+  };
 })();
