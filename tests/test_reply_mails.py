@@ -995,7 +995,9 @@ def test_person_export_holds_the_subscriptions(
     site = tmp_path / "site.json"
     cli(site_dir, "export", str(site))
     sections = json.loads(site.read_text())
-    assert sorted(sections) == ["comments", "format", "moderation_log", "pages", "scope", "version"]
+    assert sorted(sections) == [
+        "comments", "format", "moderation_log", "pages", "revisions", "scope", "version",
+    ]  # fmt: skip
 
 
 def test_kill_9_mid_batch_sends_at_most_one_duplicate(

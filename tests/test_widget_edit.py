@@ -604,10 +604,15 @@ def test_widget_edit_refused_by_server_removes_buttons(
     make_site: Factory, browser_page: Page
 ) -> None:
     """`edit_window_minutes = 0`: published means closed, though the receipt's own deadline
-    (72 hours for a pending comment) has not passed: the server's 403 wins."""
+    (72 hours for a pending comment) has not passed: the server's 403 wins. The receipt here
+    is one from a widget that did not keep the window (no `edit_window_minutes`), so the
+    widget still offers Edit and only the server can say no."""
     site = make_site(OPEN_LIMITS + "edit_window_minutes = 0\n")
     open_page(browser_page, site.page())
     comment_id = post(browser_page, "Closed on approval")
+    stored = receipts(browser_page)
+    del stored[0]["edit_window_minutes"]
+    set_receipts(browser_page, stored)
     site.publish(comment_id)
     browser_page.reload()
     mine = browser_page.locator(f"li#c{comment_id}:not([data-pending])")
@@ -628,6 +633,51 @@ def test_widget_edit_refused_by_server_removes_buttons(
     browser_page.wait_for_function("window.afterword.form")
     assert browser_page.locator(".afterword-edit").count() == 0
     assert receipts(browser_page) == []  # published, no right left: nothing to keep
+
+
+def test_widget_edit_window_counts_from_first_seen_live(
+    make_site: Factory, browser_page: Page
+) -> None:
+    """A pending receipt may be changed for edit_token_hours (72); once this browser sees the
+    comment published, only `edit_window_minutes` are left (the server counts them from the
+    approval, which the widget cannot see), so the buttons do not linger for days."""
+    site = make_site(OPEN_LIMITS + "edit_window_minutes = 5\n")
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Soon live")
+    before = receipts(browser_page)[0]
+    assert before["edit_window_minutes"] == 5
+    pending_left = time.mktime(time.strptime(before["editable_until"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert pending_left - time.mktime(time.gmtime()) > 71 * 3600
+    site.publish(comment_id)
+    browser_page.reload()
+    browser_page.locator(f"li#c{comment_id}:not([data-pending]) .afterword-edit").wait_for()
+    after = receipts(browser_page)[0]
+    until = after["editable_until"]
+    left = time.mktime(time.strptime(until[:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime())
+    assert 4 * 60 < left <= 5 * 60 + 1
+    live = after["live"]
+    browser_page.reload()  # counted once: a second view does not move the deadline on
+    browser_page.locator(f"li#c{comment_id}:not([data-pending]) .afterword-edit").wait_for()
+    assert receipts(browser_page)[0]["live"] == live
+    assert receipts(browser_page)[0]["editable_until"] == until
+
+
+def test_widget_edit_no_buttons_once_live_with_no_window(
+    make_site: Factory, browser_page: Page
+) -> None:
+    """`edit_window_minutes = 0`: the published comment gets no buttons and the receipt goes."""
+    site = make_site(OPEN_LIMITS + "edit_window_minutes = 0\n")
+    open_page(browser_page, site.page())
+    comment_id = post(browser_page, "Closed once live")
+    browser_page.locator(f"#c{comment_id} .afterword-edit").wait_for()  # pending: editable
+    site.publish(comment_id)
+    browser_page.requests.clear()  # type: ignore[attr-defined]
+    browser_page.reload()
+    browser_page.locator(f"li#c{comment_id}:not([data-pending])").wait_for()
+    settle(browser_page)
+    assert browser_page.locator(".afterword-edit").count() == 0
+    assert receipts(browser_page) == []
+    assert edit_module_requests(browser_page) == []
 
 
 def test_widget_delete_with_forged_capability_changes_nothing(

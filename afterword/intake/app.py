@@ -206,8 +206,10 @@ def _accepted(
     return JSONResponse({"data": data}, 202, post.cors)
 
 
-def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | None]:
-    """``capability`` and ``editable_until``: the poster's right to edit or delete.
+def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | int | None]:
+    """``capability``, ``editable_until`` and ``edit_window_minutes``: the poster's right to
+    edit or delete, and how long it lasts once published (the widget cannot see the
+    approval, so it closes the buttons that long after it first sees the comment live).
 
     A comment stored approved can be changed for ``edit_window_minutes``; one that waits for
     a moderator until ``edit_token_hours`` after it was posted (once approved, the window
@@ -217,7 +219,7 @@ def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | None]:
     """
     limits = intake.config.limits
     if not limits.edit_token_hours or stored.id is None:
-        return {"capability": None, "editable_until": None}
+        return {"capability": None, "editable_until": None, "edit_window_minutes": None}
     created = parse_time(stored.created)
     span = (
         timedelta(minutes=limits.edit_window_minutes)
@@ -229,6 +231,7 @@ def _edit_grant(intake: Intake, stored: Receipt) -> dict[str, str | None]:
     return {
         "capability": issue(intake.capability_key, stored.id, expires),
         "editable_until": until.isoformat().replace("+00:00", "Z"),
+        "edit_window_minutes": limits.edit_window_minutes,
     }
 
 

@@ -59,11 +59,16 @@
     }
   }
 
-  // Templates use fixed ids (labels, hints, the no-JS notices); a second thread on the page
-  // gets its own so each label, hint and error points into its own form.
+  // Templates use fixed ids (labels, hints, the no-JS notices); a thread whose ids another
+  // thread on the page already holds gets its own, so each label, hint and error points into
+  // its own form. Threads attach in any order (the first one focused comes first), so the
+  // test is the document, not the order: the one earlier in the page keeps the plain ids.
   function uniqueIds(section, number) {
     const renamed = {};
     for (const element of findAll("[id]:not(.afterword-comment)", section)) {
+      if (doc.getElementById(element.id) == element) {
+        continue;
+      }
       renamed[element.id] = element.id + "-" + number;
       element.id = renamed[element.id];
     }
@@ -131,10 +136,7 @@
     state.strings = strings(state.section.dataset, state.options);
     state.form = find(".afterword-form", state.section);
     instances += 1;
-    state.instance = instances;
-    if (state.instance > 1) {
-      uniqueIds(state.section, state.instance);
-    }
+    uniqueIds(state.section, instances);
     if (state.form) {
       replyBox(state.form);
       state.home = doc.createComment("afterword-form");
@@ -239,11 +241,20 @@
       if (receipt.page != state.page) {
         return true;
       }
+      const item = find(`#c${receiptKey(receipt)}[data-pending]`, state.section);
+      const published = find(publishedSelector(receipt), state.section);
+      // Once live, the server closes edits edit_window_minutes after the approval, which
+      // this browser never sees: it counts them from the first time it sees the comment live.
+      if (published && receipt.edit_window_minutes != null && !receipt.live) {
+        receipt.live = Date.now();
+        const closes = receipt.live + receipt.edit_window_minutes * 6e4;
+        if (closes < Date.parse(receipt.editable_until)) {
+          receipt.editable_until = new Date(closes).toISOString();
+        }
+      }
       if (!editable(receipt)) {
         receipt.capability = null;
       }
-      const item = find(`#c${receiptKey(receipt)}[data-pending]`, state.section);
-      const published = find(publishedSelector(receipt), state.section);
       if (receipt.gone) {
         // Deleted by this browser: kept out of sight until a build takes it off the page.
         if (published && !published.matches(REMOVED)) {
