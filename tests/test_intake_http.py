@@ -151,7 +151,7 @@ def test_post_comment_accepted_answer_hides_private_fields(
     data = response.json()["data"]
     assert set(data) == {
         "id", "page", "parent", "author", "website", "html", "created", "status",
-        "capability", "editable_until",
+        "capability", "editable_until", "edit_window_minutes",
     }  # fmt: skip
     assert "<strong>there</strong>" in data["html"]
     assert "<script" not in data["html"]
