@@ -49,9 +49,15 @@ def link_key(secret: bytes) -> bytes:
     return hmac.new(secret, KEY_LABEL, hashlib.sha256).digest()
 
 
-def _mac(secret: bytes, body: str) -> str:
-    digest = hmac.new(link_key(secret), body.encode("ascii"), hashlib.sha256).digest()
+def mac(key: bytes, body: str) -> str:
+    """HMAC-SHA256 of a token's body, URL-safe base64 without padding (every signed link's
+    signature: moderation links here, subscription links in ``notify.subtokens``)."""
+    digest = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _mac(secret: bytes, body: str) -> str:
+    return mac(link_key(secret), body)
 
 
 def make_links(

@@ -13,12 +13,13 @@ A confirmation link lives ``notify.confirm_days``; an unsubscribe link ``UNSUBSC
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass
+
+from afterword.notify.links import mac
 
 VERSION = "v1"
 KINDS = ("confirm", "unsubscribe")
@@ -50,8 +51,7 @@ def subscription_key(secret: bytes) -> bytes:
 
 
 def _mac(secret: bytes, body: str) -> str:
-    digest = hmac.new(subscription_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return mac(subscription_key(secret), body)
 
 
 def make_link(
