@@ -419,7 +419,7 @@ def _later(token: str) -> str:
         (lambda t: "nonsense", 403, "This link is not valid"),
         (lambda t: "x" * 300, 403, "This link is not valid"),
         (lambda t: t + "%00", 403, "This link is not valid"),
-        (lambda t: "EXPIRED", 403, "This link has expired"),
+        (lambda t: "EXPIRED", 403, "This confirmation link has expired"),
         (lambda t: "MODERATION", 403, "This link is not valid"),
     ],
 )

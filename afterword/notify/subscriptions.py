@@ -32,7 +32,7 @@ def check_token(secret: bytes, text: str) -> SubscriptionToken:
     except BadToken as exc:
         if str(exc) == "expired":
             raise CommentRejected(
-                "this link has expired", code="expired_link", status=403
+                "this link has expired", code="expired_subscription_link", status=403
             ) from None
         raise CommentRejected("this link is not valid", code="invalid_link", status=403) from None
 
