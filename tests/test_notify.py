@@ -275,6 +275,9 @@ def test_localized_mail(
     text = mail.get_body(("plain",))
     assert text is not None
     assert "Freigeben: https://comments.example.com/moderate/" in text.get_content()
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert '<html lang="de">' in html.get_content()
 
 
 def test_kill_9_mid_batch_sends_at_most_one_duplicate(

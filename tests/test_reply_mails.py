@@ -174,6 +174,7 @@ def test_double_opt_in(site_dir: Path, intake: RunningIntake, smtp_server: SmtpS
     html = mail.get_body(("html",))
     assert html is not None
     assert confirm in str(html.get_content())
+    assert '<html lang="en">' in str(html.get_content())
 
     # before the address confirms, an approved reply sends nothing
     cli(site_dir, "reply", str(first), "--body", "Before confirming")
@@ -268,6 +269,7 @@ def test_reply_mail_only_once_the_reply_is_approved(
     html = mail.get_body(("html",))
     assert html is not None
     assert "<strong>Yes</strong>" in str(html.get_content())
+    assert '<html lang="en">' in str(html.get_content())
     assert "bob@example.net" not in mail.as_string()
 
     # undone and approved again: still one mail for this reply

@@ -83,6 +83,7 @@ def compose(
         _set_reply_to(message, first.email)
     message.set_content(_text(config, notices, strings))
     html = _ENV.get_template("mail.html").render(
+        lang=config.site.language,  # the comments' language, as the builder's threads say
         notices=notices,
         strings=strings,
         site=config.site.title,

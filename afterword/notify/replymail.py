@@ -91,6 +91,7 @@ def compose_confirmation(
     text = f"{intro}\n\n{strings['reply_confirm_action']}: {confirm_url}\n\n-- \n{footer}\n"
     message.set_content(strip_forbidden(text))
     html = _ENV.get_template("reply.html").render(
+        lang=config.site.language,
         subject=subject,
         strings=strings,
         intro=intro,
@@ -142,6 +143,7 @@ def compose_replies(
         for item, page_url in items
     ]
     html = _ENV.get_template("reply.html").render(
+        lang=config.site.language,
         subject=subject,
         strings=strings,
         confirm_url="",
