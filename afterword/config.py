@@ -242,7 +242,7 @@ class NotifyConfig:
     webhook_secret_env: str = setting(
         "",
         "Environment variable holding the webhook signing key. Empty: a key derived from "
-        "the per-site secret (shown by `afterword notify --status --show-key`).",
+        "the per-site secret (printed by `afterword notify --webhook-key`).",
     )
     notify_spam: bool = setting(
         False, "Also notify about honeypot-caught and spam-flagged comments."
