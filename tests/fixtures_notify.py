@@ -8,12 +8,18 @@
                      body); ``status`` is what it answers.
 ``notify_site``      writes settings into the test site's afterword.toml (sections as tables)
                      and returns the reloaded ``Config``.
+``kill_sender_mid_batch`` starts ``afterword notify`` on a slowed server and SIGKILLs it after
+                     some mails: the at-most-one-duplicate tests of both kinds of mail.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +33,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from conftest import afterword_env
 
 from afterword.config import Config, load_config
 
@@ -186,3 +193,23 @@ def notify_site(site_dir: Path) -> Callable[..., Config]:
         return load_config(config_file)
 
     return apply
+
+
+def kill_sender_mid_batch(site_dir: Path, smtp_server: SmtpServer, after: int) -> int:
+    """Run ``afterword notify`` against a server slowed to 0.3 s a mail, SIGKILL it once
+    ``after`` mails arrived, and return how many had (the server is fast again after)."""
+    smtp_server.delay = 0.3
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "afterword", "notify"],
+        cwd=site_dir,
+        env=afterword_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        smtp_server.wait_for(after)
+        os.kill(sender.pid, signal.SIGKILL)
+    finally:
+        sender.wait(10)
+    smtp_server.delay = 0
+    return len(smtp_server.messages)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from conftest import add_rendered, afterword_env, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake
-from fixtures_notify import SmtpServer, WebhookReceiver, free_port
+from fixtures_notify import SmtpServer, WebhookReceiver, free_port, kill_sender_mid_batch
 
 from afterword.config import Config
 from afterword.intake.validate import HONEYPOT_FIELD
@@ -289,21 +288,7 @@ def test_kill_9_mid_batch_sends_at_most_one_duplicate(
     config = notify_site(**by_hand(smtp_server, max_mails_per_hour=100))
     intake = start_intake(config)
     ids = [intake.post(body=f"batch comment {n}").json()["data"]["id"] for n in range(8)]
-    smtp_server.delay = 0.3
-    sender = subprocess.Popen(
-        [sys.executable, "-m", "afterword", "notify"],
-        cwd=site_dir,
-        env=afterword_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        smtp_server.wait_for(3)
-        os.kill(sender.pid, signal.SIGKILL)
-    finally:
-        sender.wait(10)
-    smtp_server.delay = 0
-    before = len(smtp_server.messages)
+    before = kill_sender_mid_batch(site_dir, smtp_server, after=3)
     assert 3 <= before < 8
     notify_once(site_dir)
     counts = Counter(int(m["X-Afterword-Comments"]) for m in smtp_server.messages)

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import add_rendered, afterword_env, run_afterword
+from conftest import add_rendered, run_afterword
 from fixtures_intake import UNLIMITED, RunningIntake, comment_fields, configured
-from fixtures_notify import SmtpServer, free_port
+from fixtures_notify import SmtpServer, free_port, kill_sender_mid_batch
 from test_build_support import tree
 from test_moderate_pages import _FailOnce, _metric, assert_page, english_left, message, title
 from test_pull import cli_pull, queue, send
@@ -1013,21 +1009,7 @@ def test_kill_9_mid_batch_sends_at_most_one_duplicate(
     for n in range(8):
         out = json.loads(cli(site_dir, "reply", str(parent), "--body", f"reply {n}", "--json"))
         ids.append(out["id"])
-    smtp_server.delay = 0.3
-    sender = subprocess.Popen(
-        [sys.executable, "-m", "afterword", "notify"],
-        cwd=site_dir,
-        env=afterword_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        smtp_server.wait_for(3)
-        os.kill(sender.pid, signal.SIGKILL)
-    finally:
-        sender.wait(10)
-    smtp_server.delay = 0
-    before = len(smtp_server.messages)
+    before = kill_sender_mid_batch(site_dir, smtp_server, after=3)
     assert 3 <= before < 8
     cli(site_dir, "notify", "--once")
     counts = Counter(int(m["X-Afterword-Comments"]) for m in smtp_server.messages)
