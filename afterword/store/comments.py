@@ -143,7 +143,7 @@ def moderate(
         raise ModerationError(f"unknown action {action!r}")
     to_status, allowed_from = ACTIONS[action]
     with store.write() as conn:
-        found = _fetch_for_update(conn, ids)
+        found = fetch_for_update(conn, ids)
         for comment_id in ids:
             current = found.get(comment_id)
             if current is None:
@@ -153,8 +153,7 @@ def moderate(
                     f"comment {comment_id} is already {current.status}; cannot {action} it"
                 )
         transitions = [
-            _set_status(conn, found[i], to_status, action, actor, reason)
-            for i in dict.fromkeys(ids)
+            set_status(conn, found[i], to_status, action, actor, reason) for i in dict.fromkeys(ids)
         ]
         if to_status == "approved":  # the subscribed parents' authors hear of these replies
             enqueue_reply_mails(conn, [t.comment_id for t in transitions])
@@ -164,10 +163,10 @@ def moderate(
 def restore_status(store: Store, transition: Transition, *, actor: str) -> Transition:
     """Undo: put a comment back where a transition found it (review's `u`)."""
     with store.write() as conn:
-        current = _fetch_for_update(conn, [transition.comment_id]).get(transition.comment_id)
+        current = fetch_for_update(conn, [transition.comment_id]).get(transition.comment_id)
         if current is None or current.status != transition.to_status:
             raise ModerationError(f"comment {transition.comment_id} changed since; cannot undo")
-        done = _set_status(conn, current, transition.from_status, "undo", actor, "")
+        done = set_status(conn, current, transition.from_status, "undo", actor, "")
         if done.to_status == "approved":
             enqueue_reply_mails(conn, [done.comment_id])
         return done
@@ -178,14 +177,14 @@ def edit_comment(
 ) -> Comment:
     """Replace the text (a moderator's fix); the page is rebuilt if the comment is visible."""
     with store.write() as conn:
-        current = _fetch_for_update(conn, [comment_id]).get(comment_id)
+        current = fetch_for_update(conn, [comment_id]).get(comment_id)
         if current is None:
             raise ModerationError(f"no comment with id {comment_id}")
         conn.execute(
             "UPDATE comments SET body = ?, body_html = ?, renderer = ?, updated = ? WHERE id = ?",
             (body, body_html, renderer, utc_now(), comment_id),
         )
-        _log(conn, comment_id, "edit", current.status, current.status, actor, "")
+        log_transition(conn, comment_id, "edit", current.status, current.status, actor, "")
         if current.status == "approved":
             bump_page(conn, current.page_key)
         row = conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)).fetchone()
@@ -196,7 +195,7 @@ def log_action(
     conn: sqlite3.Connection, comment_id: int, action: str, status: str, actor: str, reason: str
 ) -> None:
     """A moderation-log entry for something other than a status change (a reply posted)."""
-    _log(conn, comment_id, action, status, status, actor, reason)
+    log_transition(conn, comment_id, action, status, status, actor, reason)
 
 
 def moderation_history(store: Store, comment_id: int) -> list[sqlite3.Row]:
@@ -205,7 +204,8 @@ def moderation_history(store: Store, comment_id: int) -> list[sqlite3.Row]:
     )
 
 
-def _fetch_for_update(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Comment]:
+def fetch_for_update(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Comment]:
+    """The comments ``ids`` as they stand in this write transaction (shared with revisions)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
@@ -214,7 +214,7 @@ def _fetch_for_update(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int,
     return {int(r["id"]): Comment.from_row(r) for r in rows}
 
 
-def _set_status(
+def set_status(
     conn: sqlite3.Connection,
     current: Comment,
     to_status: str,
@@ -222,17 +222,18 @@ def _set_status(
     actor: str,
     reason: str,
 ) -> Transition:
+    """One status change, logged, bumping the page when it changes what the page shows."""
     conn.execute(
         "UPDATE comments SET status = ?, updated = ? WHERE id = ?",
         (to_status, utc_now(), current.id),
     )
-    _log(conn, current.id, action, current.status, to_status, actor, reason)
+    log_transition(conn, current.id, action, current.status, to_status, actor, reason)
     if "approved" in (current.status, to_status):
         bump_page(conn, current.page_key)
     return Transition(current.id, current.page_key, current.status, to_status)
 
 
-def _log(
+def log_transition(
     conn: sqlite3.Connection,
     comment_id: int,
     action: str,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from afterword.errors import ModerationError
-from afterword.store.comments import _fetch_for_update, _log, _set_status
+from afterword.store.comments import fetch_for_update, log_transition, set_status
 from afterword.store.db import Store
 from afterword.store.models import Comment, _Row, format_time, parse_time, utc_now
 from afterword.store.pages import bump_page
@@ -129,7 +129,7 @@ def author_edit(
     """Replace an unpublished comment, or queue a revision of a published one."""
     stamp = format_time(now)
     with store.write() as conn:
-        current = _fetch_for_update(conn, [comment_id]).get(comment_id)
+        current = fetch_for_update(conn, [comment_id]).get(comment_id)
         refused = _refusal(conn, current, window, now)
         if refused is not None:
             return refused
@@ -140,7 +140,7 @@ def author_edit(
                        updated = ? WHERE id = ?""",
                 (text.body, text.body_html, text.renderer, text.body_hash, stamp, comment_id),
             )
-            _log(
+            log_transition(
                 conn, comment_id, "edit", current.status, current.status, AUTHOR, "edited by author"
             )
             return AuthorChange(REPLACED, _read(conn, comment_id))
@@ -156,7 +156,9 @@ def author_edit(
         revision = conn.execute(
             "SELECT id FROM revisions WHERE comment_id = ? AND status = 'pending'", (comment_id,)
         ).fetchone()
-        _log(conn, comment_id, "revise", "approved", "approved", AUTHOR, "revision by author")
+        log_transition(
+            conn, comment_id, "revise", "approved", "approved", AUTHOR, "revision by author"
+        )
         return AuthorChange(REVISED, current, int(revision[0]))
 
 
@@ -165,13 +167,13 @@ def author_delete(
 ) -> AuthorChange:
     """Status ``deleted`` (the page is bumped if it was published); a pending revision goes."""
     with store.write() as conn:
-        current = _fetch_for_update(conn, [comment_id]).get(comment_id)
+        current = fetch_for_update(conn, [comment_id]).get(comment_id)
         refused = _refusal(conn, current, window, now)
         if refused is not None:
             return refused
         assert current is not None
         _withdraw(conn, [comment_id], format_time(now))
-        _set_status(conn, current, "deleted", "delete", AUTHOR, "deleted by author")
+        set_status(conn, current, "deleted", "delete", AUTHOR, "deleted by author")
         return AuthorChange(DELETED, _read(conn, comment_id))
 
 
@@ -248,7 +250,9 @@ def decide_revisions(
             ("approved" if action == "approve" else "rejected", stamp, revision.id),
         )
         reason = f"revision {revision.id}"
-        _log(conn, revision.comment_id, f"{action}_revision", "approved", "approved", actor, reason)
+        log_transition(
+            conn, revision.comment_id, f"{action}_revision", "approved", "approved", actor, reason
+        )
         decisions.append(
             RevisionDecision(revision.comment_id, before.page_key, revision.id, action, before)
         )
@@ -283,7 +287,7 @@ def reopen_revision(store: Store, decision: RevisionDecision, *, actor: str) -> 
         )
         if decision.action == "approve":
             bump_page(conn, before.page_key)
-        _log(
+        log_transition(
             conn,
             before.id,
             "undo",
